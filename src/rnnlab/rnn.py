@@ -1,0 +1,525 @@
+"""Unrolling cells over time: ``static_rnn``, ``dynamic_rnn`` and the bidirectional forms.
+
+All unrollers share one contract, TF1's: with ``sequence_length``, a sequence's outputs
+past its length are zero and its final state is the state at its last valid step
+(length 0: zero outputs, the initial state). This is also what PyTorch's packed
+sequences give, so results match ``nn.RNN``/``nn.LSTM``/``nn.GRU`` on packed input.
+
+``dynamic_rnn`` has two backends that compute the same function:
+
+* ``"loop"`` steps the cell in Python, one step at a time. Any cell works.
+* ``"fused"`` hands the cell's own parameters to PyTorch's fused RNN kernels (the
+  ones behind ``nn.LSTM``). Only cells those kernels implement qualify: tanh/relu
+  BasicRNNCell, LSTMCell without peepholes or clipping, GRUCell, stacks of one kind,
+  optionally wrapped in OutputProjectionWrapper / ResidualWrapper, or a DropoutWrapper
+  in eval mode.
+
+``"auto"`` (the default) picks fused when the cell allows it.
+
+How the fused backend honours ``sequence_length`` without packing. Packed sequences are
+exact but slow on CPU (their backward grows about quadratically with T), so instead the
+batch is sorted by length and run segment by segment, each segment a plain fused call
+over the sequences still running, its final state carried into the next::
+
+    length            t=0 1 2 3 4 5         segments: [0,2) all 4 sequences
+    seq a  5          x x x x x . |               [2,3) a, b, c
+    seq b  3          x x x . . . |               [3,5) a
+    seq c  3          x x x . . . |         finals: d at t=2, b and c at t=3, a at t=5
+    seq d  2          x x . . . . |
+
+Padding is never read, no work is spent on it, and each sequence's final state is
+taken when its segment ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnlab.cells import FusedSpec, RNNCellBase
+from rnnlab.errors import ConfigError, ShapeError, choice_error
+from rnnlab.wrappers import begin_sequence
+
+BACKENDS = ("auto", "fused", "loop")
+
+
+def static_rnn(
+    cell: RNNCellBase,
+    inputs: Sequence[Tensor],
+    initial_state=None,
+    sequence_length=None,
+):
+    """Unroll ``cell`` over a Python list of step inputs, one graph node per step.
+
+    This is the notebook's ``static_rnn``: the loop is written out in Python, so the
+    computation graph holds one copy of the cell per step (memory grows with T).
+
+    Args:
+        cell: any rnnlab cell.
+        inputs: list of T tensors, each (B, input_size).
+        initial_state: the cell's state for B sequences; zeros when None.
+        sequence_length: (B,) integer lengths in [0, T], or None for all T.
+
+    Returns:
+        ``(outputs, state)``: a list of T tensors (B, output_size), and the final state.
+
+    Example:
+        >>> cell = rnnlab.BasicRNNCell(3, 5)
+        >>> x0, x1 = torch.zeros(4, 3), torch.ones(4, 3)
+        >>> (y0, y1), state = static_rnn(cell, [x0, x1])
+    """
+    if isinstance(inputs, Tensor) or len(inputs) == 0:
+        raise ShapeError("static_rnn expects a non-empty list of (batch, input_size) tensors; "
+                         f"got {type(inputs).__name__}")
+    first = inputs[0]
+    for t, x in enumerate(inputs):
+        if x.dim() != 2 or x.shape != first.shape:
+            raise ShapeError(f"static_rnn: inputs[{t}] has shape {tuple(x.shape)}; every step "
+                             f"must be (batch, input_size) = {tuple(first.shape)}")
+    _check_features(cell, first.shape[-1])
+    B, T = first.shape[0], len(inputs)
+    lengths = check_sequence_length(sequence_length, B, T, first.device)
+    state = _initial_state(cell, initial_state, B, first)
+    outputs, state = _loop(cell, inputs, state, lengths)
+    return outputs, state
+
+
+def dynamic_rnn(
+    cell: RNNCellBase,
+    inputs: Tensor,
+    sequence_length=None,
+    initial_state=None,
+    time_major: bool = False,
+    backend: str = "auto",
+):
+    """Unroll ``cell`` over a (B, T, F) tensor, fused when possible, else in a loop.
+
+    Args:
+        cell: any rnnlab cell.
+        inputs: (B, T, input_size), or (T, B, input_size) when ``time_major``.
+        sequence_length: (B,) integer lengths in [0, T], or None for all T.
+        initial_state: the cell's state for B sequences; zeros when None.
+        time_major: inputs and outputs are (T, B, ...) instead of (B, T, ...).
+        backend: ``"auto"``, ``"fused"`` (raises ConfigError if the cell cannot run
+            fused) or ``"loop"``.
+
+    Returns:
+        ``(outputs, state)``: outputs (B, T, output_size) (time-major if asked), zero past
+        each sequence's length; state is the cell's state at each sequence's last step.
+
+    Example:
+        >>> cell = rnnlab.GRUCell(3, 5)
+        >>> outputs, state = dynamic_rnn(cell, torch.zeros(4, 2, 3),
+        ...                              sequence_length=torch.tensor([2, 1, 2, 0]))
+        >>> outputs.shape, state.shape
+        (torch.Size([4, 2, 5]), torch.Size([4, 5]))
+    """
+    if backend not in BACKENDS:
+        raise choice_error("backend", backend, BACKENDS)
+    if not isinstance(inputs, Tensor) or inputs.dim() != 3:
+        shape = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
+        layout = "(T, B, F)" if time_major else "(B, T, F)"
+        raise ShapeError(f"dynamic_rnn expects inputs of shape {layout}; got {shape}")
+    _check_features(cell, inputs.shape[-1])
+    x = inputs if time_major else inputs.transpose(0, 1)  # (T, B, F)
+    T, B = x.shape[0], x.shape[1]
+    lengths = check_sequence_length(sequence_length, B, T, x.device)
+    state = _initial_state(cell, initial_state, B, x)
+
+    spec = cell.fused_spec() if backend != "loop" else None
+    if backend == "fused" and spec is None:
+        raise ConfigError(
+            f"backend='fused' cannot run {type(cell).__name__}: PyTorch's fused kernels need a "
+            "tanh/relu BasicRNNCell, an LSTMCell without peepholes or clipping, a GRUCell, or "
+            "a stack of one of these; use backend='loop' or 'auto'"
+        )
+    if spec is None:
+        steps, state = _loop(cell, x.unbind(0), state, lengths)
+        outputs = torch.stack(steps, 0)  # (T, B, O)
+    else:
+        outputs, state = _fused(spec, x, state, lengths, cell.training)
+    return (outputs if time_major else outputs.transpose(0, 1)), state
+
+
+def bidirectional_dynamic_rnn(
+    cell_fw: RNNCellBase,
+    cell_bw: RNNCellBase,
+    inputs: Tensor,
+    sequence_length=None,
+    initial_state_fw=None,
+    initial_state_bw=None,
+    time_major: bool = False,
+):
+    """Run one cell forward and another backward over each sequence.
+
+    The backward cell reads each sequence reversed within its own length (padding
+    stays at the end), and its outputs are reversed back, so position t of both
+    outputs refers to input step t.
+
+    Args:
+        cell_fw, cell_bw: the two cells; same input_size.
+        inputs: (B, T, input_size), or (T, B, input_size) when ``time_major``.
+        sequence_length: (B,) integer lengths in [0, T], or None.
+        initial_state_fw, initial_state_bw: initial states, zeros when None.
+        time_major: as in :func:`dynamic_rnn`.
+
+    Returns:
+        ``((out_fw, out_bw), (state_fw, state_bw))``, outputs shaped as in dynamic_rnn.
+    """
+    time_axis = 0 if time_major else 1
+    out_fw, state_fw = dynamic_rnn(cell_fw, inputs, sequence_length, initial_state_fw, time_major)
+    lengths = None if sequence_length is None else check_sequence_length(
+        sequence_length, inputs.shape[1 - time_axis], inputs.shape[time_axis], inputs.device)
+    reversed_inputs = reverse_sequence(inputs, lengths, time_axis)
+    out_bw, state_bw = dynamic_rnn(cell_bw, reversed_inputs, lengths, initial_state_bw, time_major)
+    return (out_fw, reverse_sequence(out_bw, lengths, time_axis)), (state_fw, state_bw)
+
+
+def stack_bidirectional_dynamic_rnn(
+    cells_fw: Sequence[RNNCellBase],
+    cells_bw: Sequence[RNNCellBase],
+    inputs: Tensor,
+    sequence_length=None,
+    initial_states_fw=None,
+    initial_states_bw=None,
+    time_major: bool = False,
+):
+    """Stacked bidirectional RNN: each layer reads both directions of the layer below.
+
+    This is ``nn.LSTM(num_layers=L, bidirectional=True)``'s wiring: layer l's input is
+    the concatenation [forward, backward] of layer l-1's outputs.
+
+    Args:
+        cells_fw, cells_bw: L forward and L backward cells; layer l > 0 has input_size
+            equal to the sum of layer l-1's two output sizes.
+        inputs: (B, T, input_size), or (T, B, input_size) when ``time_major``.
+        sequence_length: (B,) integer lengths in [0, T], or None.
+        initial_states_fw, initial_states_bw: lists of L initial states, or None.
+        time_major: as in :func:`dynamic_rnn`.
+
+    Returns:
+        ``(outputs, states_fw, states_bw)``: outputs (B, T, out_fw + out_bw) of the top
+        layer, and tuples of each layer's final forward and backward states.
+    """
+    if len(cells_fw) != len(cells_bw) or not cells_fw:
+        raise ConfigError(f"stack_bidirectional_dynamic_rnn needs as many forward as backward "
+                          f"cells, at least one; got {len(cells_fw)} and {len(cells_bw)}")
+    L = len(cells_fw)
+    inits_fw = initial_states_fw or [None] * L
+    inits_bw = initial_states_bw or [None] * L
+    states_fw, states_bw = [], []
+    x = inputs
+    for layer in range(L):
+        (out_fw, out_bw), (s_fw, s_bw) = bidirectional_dynamic_rnn(
+            cells_fw[layer], cells_bw[layer], x, sequence_length,
+            inits_fw[layer], inits_bw[layer], time_major)
+        x = torch.cat([out_fw, out_bw], dim=-1)
+        states_fw.append(s_fw)
+        states_bw.append(s_bw)
+    return x, tuple(states_fw), tuple(states_bw)
+
+
+def reverse_sequence(inputs: Tensor, lengths: Tensor | None, time_axis: int = 1) -> Tensor:
+    """Reverse each sequence's first ``lengths[b]`` steps; steps past the length stay put.
+
+    Args:
+        inputs: a tensor with a batch axis and a time axis (``time_axis``, 0 or 1).
+        lengths: (B,) int64 lengths, or None to flip the whole time axis.
+        time_axis: 1 for (B, T, ...), 0 for (T, B, ...).
+
+    Returns:
+        A tensor of the same shape.
+    """
+    if lengths is None:
+        return inputs.flip(time_axis)
+    T = inputs.shape[time_axis]
+    t = torch.arange(T, device=inputs.device)
+    lengths = lengths.to(inputs.device)
+    if time_axis == 1:
+        idx = torch.where(t[None, :] < lengths[:, None], lengths[:, None] - 1 - t[None, :],
+                          t[None, :])  # (B, T)
+    else:
+        idx = torch.where(t[:, None] < lengths[None, :], lengths[None, :] - 1 - t[:, None],
+                          t[:, None])  # (T, B)
+    idx = idx.reshape(*idx.shape, *([1] * (inputs.dim() - 2))).expand_as(inputs)
+    return inputs.gather(time_axis, idx)
+
+
+def check_sequence_length(sequence_length, batch_size: int, max_time: int, device=None):
+    """Validate ``sequence_length`` and return it as an int64 tensor, or None.
+
+    Raises:
+        ConfigError: lengths are not integers, or fall outside [0, max_time].
+        ShapeError: the vector does not hold one length per sequence.
+    """
+    if sequence_length is None:
+        return None
+    lengths = torch.as_tensor(sequence_length)
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+        raise ConfigError(f"sequence_length must hold integers; got dtype {lengths.dtype} "
+                          f"with values {lengths.tolist()}")
+    if lengths.dim() != 1 or lengths.shape[0] != batch_size:
+        raise ShapeError(f"sequence_length must have shape ({batch_size},), one length per "
+                         f"sequence; got {tuple(lengths.shape)}")
+    bad = (lengths < 0) | (lengths > max_time)
+    if bad.any():
+        b = int(bad.nonzero()[0, 0])
+        raise ConfigError(f"sequence_length[{b}]={int(lengths[b])} is outside the allowed "
+                          f"range [0, {max_time}] (T={max_time})")
+    return lengths.to(device=device, dtype=torch.int64)
+
+
+def _check_features(cell: RNNCellBase, features: int) -> None:
+    if features != cell.input_size:
+        raise ShapeError(f"{type(cell).__name__} has input_size={cell.input_size} but the "
+                         f"inputs have {features} features per step")
+
+
+def _initial_state(cell: RNNCellBase, initial_state, batch_size: int, like: Tensor):
+    zero = cell.zero_state(batch_size, like.dtype, like.device)
+    begin_sequence(cell)
+    if initial_state is None:
+        return zero
+    _check_state(zero, initial_state, "initial_state")
+    return initial_state
+
+
+def _check_state(expected, got, where: str) -> None:
+    if isinstance(expected, Tensor):
+        if not isinstance(got, Tensor) or got.shape != expected.shape:
+            shape = tuple(got.shape) if isinstance(got, Tensor) else type(got).__name__
+            raise ShapeError(f"{where} should be a tensor of shape {tuple(expected.shape)}; "
+                             f"got {shape}")
+        return
+    if not isinstance(got, tuple | list) or len(got) != len(expected):
+        raise ShapeError(f"{where} should be a tuple of {len(expected)} states; got "
+                         f"{type(got).__name__}")
+    for i, (e, g) in enumerate(zip(expected, got, strict=True)):
+        _check_state(e, g, f"{where}[{i}]")
+
+
+def _map(fn, *trees):
+    """Apply ``fn`` leaf-wise over equally structured (nested tuple) states."""
+    if isinstance(trees[0], Tensor):
+        return fn(*trees)
+    return tuple(_map(fn, *leaves) for leaves in zip(*trees, strict=True))
+
+
+def _loop(cell: RNNCellBase, steps: Sequence[Tensor], state, lengths: Tensor | None):
+    """Step ``cell`` through ``steps``, freezing each state and zeroing outputs past its length."""
+    outputs = []
+    if lengths is None:
+        for x in steps:
+            out, state = cell(x, state)
+            outputs.append(out)
+        return outputs, state
+    # Steps past the longest sequence change nothing: skip them and pad with zeros.
+    last = int(lengths.max()) if lengths.numel() else 0
+    for t in range(last):
+        valid = (t < lengths)[:, None]  # (B, 1)
+        out, new_state = cell(steps[t], state)
+        outputs.append(out.masked_fill(~valid, 0.0))
+        state = _map(lambda new, old, v=valid: torch.where(v, new, old), new_state, state)
+    if len(outputs) < len(steps):
+        x = steps[0]
+        zeros = x.new_zeros(x.shape[0], cell.output_size)
+        outputs.extend([zeros] * (len(steps) - len(outputs)))
+    return outputs, state
+
+
+# --- the fused backend ----------------------------------------------------------------
+
+_KERNELS = {"RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu,
+            "GRU": torch._VF.gru, "LSTM": torch._VF.lstm}
+
+
+def _fused_call(spec: FusedSpec, x: Tensor, hx, train: bool):
+    """One call of PyTorch's fused kernel; x: (T, B, F), hx: (L, B, H) or a pair for LSTM."""
+    # These are the exact kernels nn.RNN/nn.LSTM/nn.GRU.forward call, fed our parameters.
+    flat = [w for layer in spec.weights for w in layer]
+    args = (flat, True, len(spec.weights), 0.0, train, False, False)
+    with warnings.catch_warnings():
+        # cuDNN warns that separately allocated weights get compacted per call; expected.
+        warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
+        if spec.mode == "LSTM":
+            out, h, c = _KERNELS["LSTM"](x, hx, *args)
+            return out, (h, c)
+        out, h = _KERNELS[spec.mode](x, hx, *args)
+        return out, h
+
+
+def _to_fused_hx(spec: FusedSpec, state):
+    """Cell state -> the kernel's hx: (L, B, H) per tensor."""
+    layers = state if spec.stacked else (state,)
+    if spec.mode == "LSTM":
+        return (torch.stack([h for h, _ in layers]), torch.stack([c for _, c in layers]))
+    return torch.stack(list(layers))
+
+
+def _from_fused_hx(spec: FusedSpec, hx):
+    """The kernel's hx -> cell state (inverse of :func:`_to_fused_hx`)."""
+    if spec.mode == "LSTM":
+        layers = tuple(zip(hx[0].unbind(0), hx[1].unbind(0), strict=True))
+    else:
+        layers = tuple(hx.unbind(0))
+    return layers if spec.stacked else layers[0]
+
+
+def _fused(spec: FusedSpec, x: Tensor, state, lengths: Tensor | None, train: bool):
+    """Run a fused spec over x: (T, B, F); returns outputs (T, B, O) and the cell state."""
+    hx = _to_fused_hx(spec, state)
+    if lengths is None:
+        outputs, hx = _fused_call(spec, x, hx, train)
+    elif x.is_cuda:
+        outputs, hx = _fused_packed(spec, x, hx, lengths, train)
+    elif spec.mode == "LSTM":
+        outputs, hx = _fused_segments(spec, x, hx, lengths, train)
+    else:
+        outputs, hx = _fused_buckets(spec, x, hx, lengths, train)
+    if spec.output_fn is not None:
+        outputs = spec.output_fn(outputs, x)
+        if lengths is not None:
+            outputs = outputs.masked_fill(~_valid_mask(lengths, x.shape[0])[..., None], 0.0)
+    return outputs, _from_fused_hx(spec, hx)
+
+
+def _valid_mask(lengths: Tensor, T: int) -> Tensor:
+    """(T, B) bool: step t of sequence b is within its length."""
+    return torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]
+
+
+class _Sorted:
+    """A batch sorted by length, longest first, and the permutation to undo it."""
+
+    def __init__(self, lengths: Tensor, device):
+        self.lengths = lengths.tolist()
+        B = len(self.lengths)
+        order = sorted(range(B), key=lambda b: -self.lengths[b])  # stable
+        self.perm = torch.tensor(order, device=device, dtype=torch.int64)
+        self.inverse = torch.empty_like(self.perm)
+        self.inverse[self.perm] = torch.arange(B, device=device)
+        self.sorted = [self.lengths[b] for b in order]
+        self.max = self.sorted[0] if B else 0
+
+    def running_after(self, t: int) -> int:
+        """How many sequences are longer than t."""
+        return sum(n > t for n in self.sorted)
+
+
+def _pad_time(outputs: Tensor, T: int) -> Tensor:
+    return F.pad(outputs, (0, 0, 0, 0, 0, T - outputs.shape[0]))
+
+
+def _fused_segments(spec: FusedSpec, x: Tensor, hx, lengths: Tensor, train: bool):
+    """Exact lengths, one fused call per distinct length over the sequences still running."""
+    T, B = x.shape[0], x.shape[1]
+    srt = _Sorted(lengths, x.device)
+    x_sorted = x.index_select(1, srt.perm)[: srt.max]  # (T', B, F)
+    hx_sorted = _map(lambda h: h.index_select(1, srt.perm), hx)  # (L, B, H)
+    ends = sorted({n for n in srt.sorted if n > 0})
+    running = srt.running_after(0)
+    chunks, finished = [], []
+    carry = hx_sorted
+    # One split up front: slicing x per segment would make each slice's backward
+    # materialise a gradient the size of all of x (quadratic in the number of segments).
+    pieces = torch.split(x_sorted, [b - a for a, b in zip([0, *ends], ends, strict=False)])
+    for end, piece in zip(ends, pieces, strict=True):
+        out, carry = _fused_call(
+            spec, piece[:, :running], _map(lambda h, r=running: h[:, :r], carry), train)
+        chunks.append(F.pad(out, (0, 0, 0, B - running)))  # (end - start, B, H)
+        still = srt.running_after(end)
+        finished.append(_map(lambda h, s=still, r=running: h[:, s:r], carry))
+        running = still
+    # Sequences of length 0 keep their initial state.
+    finished.append(_map(lambda h: h[:, srt.running_after(0):], hx_sorted))
+    # `finished` runs from the shortest sequences to the longest, then the empty ones;
+    # in sorted order the longest come first.
+    parts = [*reversed(finished[:-1]), finished[-1]]
+    final = _map(lambda *hs: torch.cat(hs, dim=1).index_select(1, srt.inverse), *parts)
+    if chunks:
+        outputs = _pad_time(torch.cat(chunks, 0), T).index_select(1, srt.inverse)
+    else:
+        outputs = x.new_zeros(T, B, spec.proj_size or spec.num_units)
+    return outputs, final
+
+
+def _bucket_ends(sorted_lengths: list[int], max_buckets: int) -> list[int]:
+    distinct = sorted({n for n in sorted_lengths if n > 0})
+    if len(distinct) <= max_buckets:
+        return distinct
+    m = len(distinct)
+    return sorted({distinct[round(j * m / max_buckets) - 1] for j in range(1, max_buckets + 1)})
+
+
+def _fused_buckets(spec: FusedSpec, x: Tensor, hx: Tensor, lengths: Tensor, train: bool,
+                   max_buckets: int = 8):
+    """Exact lengths for cells whose state is their output (tanh/relu RNN, GRU).
+
+    A sequence's final state is its output at its last valid step, so sequences may run
+    past their end inside a bucket and the state is read back from the outputs: a few
+    calls over length buckets instead of one per distinct length. Layers run one at a
+    time, since the multi-layer kernel returns only the top layer's outputs.
+    """
+    T, B = x.shape[0], x.shape[1]
+    srt = _Sorted(lengths, x.device)
+    ends = _bucket_ends(srt.sorted, max_buckets)
+    widths = [b - a for a, b in zip([0, *ends], ends, strict=False)]
+    sorted_lengths = lengths.index_select(0, srt.perm)
+    valid = _valid_mask(sorted_lengths, srt.max)[..., None]  # (T', B, 1)
+    last = (sorted_lengths - 1).clamp(min=0)[None, :, None]  # (1, B, 1)
+    inputs = x.index_select(1, srt.perm)[: srt.max]  # (T', B, F)
+    finals = []
+    for layer, weights in enumerate(spec.weights):
+        layer_spec = dataclasses.replace(spec, weights=(weights,), stacked=False)
+        h0 = hx[layer].index_select(0, srt.perm)  # (B, H)
+        h, running, chunks = h0, srt.running_after(0), []
+        for end, piece in zip(ends, torch.split(inputs, widths), strict=True):
+            out, h = _fused_call(layer_spec, piece[:, :running], h[None, :running], train)
+            h = h[0]
+            chunks.append(F.pad(out, (0, 0, 0, B - running)))
+            running = srt.running_after(end)
+        if chunks:
+            outputs = torch.cat(chunks, 0)  # (T', B, H); garbage past some lengths
+            final = outputs.gather(0, last.expand(1, B, outputs.shape[-1]))[0]
+            final = torch.where(sorted_lengths[:, None] > 0, final, h0)
+            inputs = outputs.masked_fill(~valid, 0.0)
+        else:
+            final, inputs = h0, x.new_zeros(0, B, spec.num_units)
+        finals.append(final)
+    outputs = _pad_time(inputs, T).index_select(1, srt.inverse)
+    return outputs, torch.stack(finals).index_select(1, srt.inverse)
+
+
+def _fused_packed(spec: FusedSpec, x: Tensor, hx, lengths: Tensor, train: bool):
+    """Exact lengths through packed sequences: cuDNN handles them natively on the GPU."""
+    T, B = x.shape[0], x.shape[1]
+    nonempty = (lengths > 0).nonzero().flatten()
+    if nonempty.numel() == 0:
+        return x.new_zeros(T, B, spec.proj_size or spec.num_units), hx
+    packed = pack_padded_sequence(x.index_select(1, nonempty), lengths[nonempty].cpu(),
+                                  enforce_sorted=False)
+    flat = [w for layer in spec.weights for w in layer]
+    order = packed.sorted_indices
+    sub_hx = _map(lambda h: h.index_select(1, nonempty).index_select(1, order), hx)
+    args = (packed.data, packed.batch_sizes, sub_hx, flat, True, len(spec.weights), 0.0, train,
+            False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
+        if spec.mode == "LSTM":
+            data, h, c = torch._VF.lstm(*args)
+            sub_final = (h, c)
+        else:
+            data, sub_final = _KERNELS[spec.mode](*args)
+    sub_out, _ = pad_packed_sequence(
+        PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
+        total_length=T)
+    outputs = x.new_zeros(T, B, sub_out.shape[-1]).index_copy(1, nonempty, sub_out)
+    final = _map(lambda h, s: h.index_copy(1, nonempty, s.index_select(1, packed.unsorted_indices)),
+                 hx, sub_final)
+    return outputs, final

@@ -1,0 +1,1 @@
+"""One module per job: each wires a dataset, a model, ``fit`` and a run folder."""
