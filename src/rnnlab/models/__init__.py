@@ -1,0 +1,1 @@
+"""Models built on rnnlab's cells: one module per model family."""
