@@ -1,0 +1,16 @@
+"""Datasets and file formats: archives, downloads, IDX files and image datasets.
+
+One module per format or dataset; this file only re-exports their public names
+(one ``from ... import name as name`` per line, so a new module adds lines, not edits).
+"""
+
+from rnnlab.data.archive import safe_extract as safe_extract
+from rnnlab.data.download import cache_dir as cache_dir
+from rnnlab.data.download import fetch as fetch
+from rnnlab.data.download import sha256_file as sha256_file
+from rnnlab.data.idx import read_idx as read_idx
+from rnnlab.data.idx import write_idx as write_idx
+from rnnlab.data.images import DATASETS as DATASETS
+from rnnlab.data.images import ImageDataset as ImageDataset
+from rnnlab.data.images import images_from_png as images_from_png
+from rnnlab.data.images import load_image_dataset as load_image_dataset
