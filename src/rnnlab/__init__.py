@@ -5,7 +5,11 @@ The engine (cells, unrolling) is re-exported here; see the README for a tour.
 
 from rnnlab import errors
 from rnnlab.cells import BasicRNNCell, GRUCell, LSTMCell, RNNCellBase, init_keras_
+from rnnlab.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnlab.convert import cells_from_torch
+from rnnlab.data.images import DATASETS, load_image_dataset
+from rnnlab.models.classifier import BNMLP, BNMLPConfig, ClassifierConfig, SequenceClassifier
+from rnnlab.models.text import TextClassifier, TextModelConfig
 from rnnlab.rnn import (
     bidirectional_dynamic_rnn,
     dynamic_rnn,
@@ -13,6 +17,9 @@ from rnnlab.rnn import (
     stack_bidirectional_dynamic_rnn,
     static_rnn,
 )
+from rnnlab.runs import RunDir, load_run, register_task
+from rnnlab.runtime import resolve_device, seed_everything
+from rnnlab.train import Callback, FitConfig, History, TqdmProgress, accuracy, evaluate, fit
 from rnnlab.wrappers import (
     DropoutWrapper,
     MultiRNNCell,
@@ -24,22 +31,45 @@ from rnnlab.wrappers import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BNMLP",
+    "DATASETS",
+    "BNMLPConfig",
     "BasicRNNCell",
+    "Callback",
+    "Checkpoint",
+    "ClassifierConfig",
     "DropoutWrapper",
+    "FitConfig",
     "GRUCell",
+    "History",
     "LSTMCell",
     "MultiRNNCell",
     "OutputProjectionWrapper",
     "RNNCellBase",
     "ResidualWrapper",
+    "RunDir",
+    "SequenceClassifier",
+    "TextClassifier",
+    "TextModelConfig",
+    "TqdmProgress",
     "__version__",
+    "accuracy",
     "begin_sequence",
     "bidirectional_dynamic_rnn",
     "cells_from_torch",
     "dynamic_rnn",
     "errors",
+    "evaluate",
+    "fit",
     "init_keras_",
+    "load_checkpoint",
+    "load_image_dataset",
+    "load_run",
+    "register_task",
+    "resolve_device",
     "reverse_sequence",
+    "save_checkpoint",
+    "seed_everything",
     "stack_bidirectional_dynamic_rnn",
     "static_rnn",
 ]
