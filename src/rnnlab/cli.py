@@ -71,6 +71,87 @@ def build_parser() -> argparse.ArgumentParser:
     _fit_options(classify, epochs=12, batch_size=150, lr=1e-3)
     classify.set_defaults(handler=_cmd_train_classify)
 
+    forecast = _training(jobs.add_parser(
+        "forecast", help="forecast a time series (the notebook's, or your own CSV/Parquet)",
+        description="Train a sequence-to-sequence forecaster on windows of a series."),
+        "forecast")
+    forecast.add_argument("--series", default="synthetic", metavar="{synthetic,PATH}",
+                          help="the notebook's series or a CSV/Parquet file (synthetic)")
+    forecast.add_argument("--column", help="the value column of a file")
+    forecast.add_argument("--time-column", help="a time column (must be sorted)")
+    forecast.add_argument("--id-column", help="an id column for several series in one file")
+    forecast.add_argument("--missing", choices=["error", "drop", "interpolate"],
+                          default="error", help="missing values policy (error)")
+    forecast.add_argument("--window", type=int, default=20, help="input steps (20)")
+    forecast.add_argument("--horizon", type=int, default=1, help="values forecast (1)")
+    forecast.add_argument("--period", type=int, default=None,
+                          help="season length for the seasonal naive baseline")
+    forecast.add_argument("--sampler", choices=["uniform", "notebook"], default="uniform",
+                          help="synthetic window starts (the notebook's draw was normal)")
+    forecast.add_argument("--window-norm", choices=["auto", "none", "last"], default="auto")
+    forecast.add_argument("--model", choices=["rnn", "lstm", "gru"], default="rnn")
+    forecast.add_argument("--units", type=int, default=100)
+    forecast.add_argument("--layers", type=int, default=1)
+    forecast.add_argument("--activation", choices=["relu", "tanh"], default="relu")
+    forecast.add_argument("--dropout", type=float, default=0.0)
+    forecast.add_argument("--projection", choices=["dense", "wrapper"], default="dense",
+                          help="one Linear over all steps, or OutputProjectionWrapper")
+    forecast.add_argument("--direct-head", action="store_true",
+                          help="also predict all horizon values from the last state")
+    length = forecast.add_mutually_exclusive_group()
+    length.add_argument("--iterations", type=int, default=None,
+                        help="batches for the synthetic series (1500)")
+    length.add_argument("--epochs", type=int, default=None,
+                        help="passes over a file's training windows (20)")
+    g = forecast.add_argument_group("training")
+    g.add_argument("--batch-size", type=int, default=50)
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--clip-grad-norm", type=float, default=None, metavar="X")
+    g.add_argument("--schedule", choices=["none", "step", "cosine", "plateau"], default="none")
+    g.add_argument("--patience", type=int, default=None, metavar="N")
+    forecast.set_defaults(handler=_cmd_train_forecast)
+
+    show = _common(sub.add_parser(
+        "forecast", help="score a forecasting run on held-out data, with baselines",
+        description="Held-out MSE/MAE of a forecasting run beside persistence, seasonal "
+                    "naive and linear AR baselines; plots the multi-step forecast."))
+    show.add_argument("run_dir", metavar="RUN_DIR")
+    show.add_argument("--steps", type=int, default=None, help="multi-step forecast length")
+    show.add_argument("--plot", default=None, metavar="PNG", help="write the forecast plot")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
+    show.set_defaults(handler=_cmd_forecast)
+
+    sentiment = _training(jobs.add_parser(
+        "sentiment", help="classify texts: IMDB reviews or your own labelled texts",
+        description="Tokenize, pad and classify texts (the notebook's IMDB models)."),
+        "sentiment")
+    source = sentiment.add_mutually_exclusive_group()
+    source.add_argument("--data-dir", help="folder holding aclImdb/")
+    source.add_argument("--tarball", help="aclImdb_v1.tar.gz (read without extracting)")
+    source.add_argument("--input", help="your texts: a folder per class, or a CSV/JSONL file")
+    sentiment.add_argument("--text-column", default="text")
+    sentiment.add_argument("--label-column", default="label")
+    sentiment.add_argument("--model", default="flatten",
+                           choices=["flatten", "glove-flatten", "rnn", "lstm", "gru", "bag"])
+    sentiment.add_argument("--maxlen", type=int, default=50, help="tokens per text (50)")
+    sentiment.add_argument("--num-words", type=int, default=10000, help="vocabulary (10000)")
+    sentiment.add_argument("--embedding", default="none", metavar="{none,glove-6b-50d,PATH}",
+                           help="pre-trained vectors (default: none, learnt)")
+    sentiment.add_argument("--embedding-dim", type=int, default=8,
+                           help="width of a learnt embedding (8)")
+    sentiment.add_argument("--freeze", action="store_true", help="keep pre-trained vectors fixed")
+    sentiment.add_argument("--train-size", type=int, default=None,
+                           help="train on only the first N training texts")
+    sentiment.add_argument("--units", type=int, default=32,
+                           help="dense units (glove-flatten) or recurrent units (32)")
+    sentiment.add_argument("--layers", type=int, default=1)
+    sentiment.add_argument("--bidirectional", action="store_true")
+    sentiment.add_argument("--dropout", type=float, default=0.0)
+    sentiment.add_argument("--bigrams", type=int, default=0, metavar="BUCKETS",
+                           help="bag model: hashed bigram buckets (0: unigrams only)")
+    _fit_options(sentiment, epochs=10, batch_size=32, lr=1e-3, optimizer="rmsprop")
+    sentiment.set_defaults(handler=_cmd_train_sentiment)
+
     evaluate = _common(sub.add_parser(
         "evaluate", help="score a trained run on a data split",
         description="Loss and accuracy of a run folder's model on a split (test by default)."))
@@ -85,7 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
         "predict", help="predict with a trained run",
         description="Predict classes: images (IDX or PNG files) for classify runs."))
     predict.add_argument("run_dir", metavar="RUN_DIR")
-    predict.add_argument("files", nargs="*", metavar="FILE", help="IDX or PNG image files")
+    predict.add_argument("files", nargs="*", metavar="FILE",
+                         help="classify runs: IDX or PNG image files")
+    predict.add_argument("--text", action="append", default=[],
+                         help="sentiment runs: a text to classify (repeatable)")
+    predict.add_argument("--input", help="sentiment runs: a CSV/JSONL/text file of texts")
     predict.add_argument("--json", action="store_true", help="print one JSON object")
     predict.set_defaults(handler=_cmd_predict)
     return parser
@@ -104,13 +189,14 @@ def _training(parser: argparse.ArgumentParser, task: str) -> argparse.ArgumentPa
 
 
 def _fit_options(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int,
-                 lr: float) -> None:
+                 lr: float, optimizer: str = "adam") -> None:
     g = parser.add_argument_group("training")
     g.add_argument("--epochs", type=int, default=epochs, help=f"(default: {epochs})")
     g.add_argument("--batch-size", type=int, default=batch_size,
                    help=f"(default: {batch_size})")
     g.add_argument("--lr", type=float, default=lr, help=f"learning rate (default: {lr:g})")
-    g.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default="adam")
+    g.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default=optimizer,
+                   help=f"(default: {optimizer})")
     g.add_argument("--schedule", choices=["none", "step", "cosine", "plateau"], default="none")
     g.add_argument("--clip-grad-norm", type=float, default=None, metavar="X")
     g.add_argument("--patience", type=int, default=None, metavar="N",
@@ -175,6 +261,67 @@ def _cmd_train_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_forecast(args: argparse.Namespace) -> int:
+    from rnnlab.tasks.forecast import ForecastConfig, train_forecast
+
+    config = ForecastConfig(
+        series=args.series, column=args.column, time_column=args.time_column,
+        id_column=args.id_column, missing=args.missing, window=args.window,
+        horizon=args.horizon, period=args.period, sampler=args.sampler,
+        window_norm=args.window_norm, model=args.model, units=args.units, layers=args.layers,
+        activation=args.activation, dropout=args.dropout, projection=args.projection,
+        direct_head=args.direct_head, iterations=args.iterations, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, clip_grad_norm=args.clip_grad_norm,
+        schedule=args.schedule, patience=args.patience, seed=args.seed, device=args.device,
+        max_steps=args.max_steps)
+    result = train_forecast(config, _callbacks(args), args.out, resume=args.resume,
+                            overwrite=args.overwrite)
+    _print_history(result.history, args.out)
+    from rnnlab.runs import RunDir
+    from rnnlab.tasks.forecast import EVALUATION
+
+    run = RunDir(args.out)
+    if run.file(EVALUATION).exists():
+        _print_forecast(run.load_json(EVALUATION))
+    return 0
+
+
+def _print_forecast(scores: dict) -> None:
+    print(f"held-out mse={scores['mse']:.5f} mae={scores['mae']:.5f}")
+    for name, base in scores.get("baselines", {}).items():
+        print(f"  baseline {name}: mse={base['mse']:.5f} mae={base['mae']:.5f}")
+    if not scores.get("beats_persistence", True):
+        print("  the model does NOT beat persistence (last value) on this series")
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from rnnlab.tasks.forecast import evaluate_forecast
+
+    scores = evaluate_forecast(args.run_dir, args.steps, plot=args.plot, device=args.device)
+    if args.json:
+        print(json.dumps(scores))
+    else:
+        _print_forecast(scores)
+    return 0
+
+
+def _cmd_train_sentiment(args: argparse.Namespace) -> int:
+    from rnnlab.tasks.sentiment import SentimentConfig, train_sentiment
+
+    config = SentimentConfig(
+        data_dir=args.data_dir, tarball=args.tarball, input=args.input,
+        text_column=args.text_column, label_column=args.label_column, model=args.model,
+        maxlen=args.maxlen, num_words=args.num_words, embedding=args.embedding,
+        embedding_dim=args.embedding_dim, freeze=args.freeze, train_size=args.train_size,
+        hidden=args.units, num_layers=args.layers, bidirectional=args.bidirectional,
+        dropout=args.dropout, bigram_buckets=args.bigrams)
+    _, history = train_sentiment(config, _fit_config(args), run_dir=args.out,
+                                 callbacks=_callbacks(args), resume=args.resume,
+                                 overwrite=args.overwrite)
+    _print_history(history, args.out)
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from rnnlab.tasks import evaluate_run
 
@@ -191,7 +338,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from rnnlab.tasks import predict_run
 
-    rows = predict_run(args.run_dir, files=args.files, device=args.device)
+    rows = predict_run(args.run_dir, files=args.files, texts=args.text, input=args.input,
+                       device=args.device)
     if args.json:
         print(json.dumps({"predictions": rows}))
     else:

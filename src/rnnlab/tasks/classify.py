@@ -196,7 +196,7 @@ def evaluate_run(run_dir: str | Path, *, dataset: str | None = None, split: str 
     return {**scores, "examples": len(y), "dataset": dataset, "split": split}
 
 
-def predict_files(run_dir: str | Path, *, files, device="cpu", **_) -> list[dict]:
+def predict_files(run_dir: str | Path, *, files=(), device="cpu", **_) -> list[dict]:
     """Predict the class of every image in IDX files or PNG files.
 
     Returns:
