@@ -13,15 +13,15 @@ from rnnlab.errors import ConfigError, ShapeError
 TOL = {"atol": 1e-10, "rtol": 1e-10}
 
 
-def _pair(kind: str, I: int = 3, H: int = 5):
+def _pair(kind: str, F: int = 3, H: int = 5):
     """An rnnlab cell and the PyTorch cell it must equal, same weights, float64."""
     if kind in ("tanh", "relu"):
-        ref = nn.RNNCell(I, H, nonlinearity=kind)
-        cell = rnnlab.BasicRNNCell(I, H, activation=kind)
+        ref = nn.RNNCell(F, H, nonlinearity=kind)
+        cell = rnnlab.BasicRNNCell(F, H, activation=kind)
     elif kind == "lstm":
-        ref, cell = nn.LSTMCell(I, H), rnnlab.LSTMCell(I, H)
+        ref, cell = nn.LSTMCell(F, H), rnnlab.LSTMCell(F, H)
     else:
-        ref, cell = nn.GRUCell(I, H), rnnlab.GRUCell(I, H)
+        ref, cell = nn.GRUCell(F, H), rnnlab.GRUCell(F, H)
     cell.load_state_dict(ref.state_dict())
     return cell.double(), ref.double()
 
@@ -53,8 +53,8 @@ def test_lstm_projection_matches_nn_lstm_proj_size():
     cell = rnnlab.LSTMCell(3, 6, num_proj=2).double()
     cell.load_state_dict({k[:-3]: v for k, v in ref.state_dict().items()})
     x = torch.randn(1, 4, 3, dtype=torch.float64)
-    ref_out, (h, c) = ref(x)
-    out, (h1, c1) = cell(x[0])
+    ref_out, (_h, c) = ref(x)
+    out, (_h1, c1) = cell(x[0])
     assert_close(out, ref_out[0], **TOL)
     assert_close(c1, c[0], **TOL)
     assert cell.state_size == (2, 6) and cell.output_size == 2
@@ -97,7 +97,7 @@ def test_lstm_variants_match_written_out_equations(kwargs):
             p.normal_()  # large weights, so the clips actually bite
     x = torch.randn(4, 3, dtype=torch.float64)
     h, c = (torch.randn(4, s, dtype=torch.float64) for s in cell.state_size)
-    out, (h1, c1) = cell(x, (h, c))
+    out, (_h1, c1) = cell(x, (h, c))
     h_ref, c_ref = _lstm_reference(cell, x, h, c)
     assert_close(out, h_ref, **TOL)
     assert_close(c1, c_ref, **TOL)
@@ -156,7 +156,7 @@ def test_zero_state_structure():
 
 
 def test_bad_arguments_raise_errors_quoting_the_value():
-    with pytest.raises(ConfigError, match="'sigmoidz'.*'tanh', 'relu'"):
+    with pytest.raises(ConfigError, match=r"'sigmoidz'.*'tanh', 'relu'"):
         rnnlab.BasicRNNCell(3, 4, activation="sigmoidz")
     with pytest.raises(ValueError, match="num_units=0"):
         rnnlab.GRUCell(3, 0)

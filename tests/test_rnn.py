@@ -22,15 +22,15 @@ TOL = {"atol": 1e-10, "rtol": 1e-10}
 KINDS = ["tanh", "relu", "lstm", "lstm_proj", "gru"]
 
 
-def _torch_module(kind, I, H, layers, bidirectional=False):
+def _torch_module(kind, F, H, layers, bidirectional=False):
     common = {"num_layers": layers, "bidirectional": bidirectional}
     if kind in ("tanh", "relu"):
-        return nn.RNN(I, H, nonlinearity=kind, **common).double()
+        return nn.RNN(F, H, nonlinearity=kind, **common).double()
     if kind == "lstm":
-        return nn.LSTM(I, H, **common).double()
+        return nn.LSTM(F, H, **common).double()
     if kind == "lstm_proj":
-        return nn.LSTM(I, H, proj_size=max(1, H // 2), **common).double()
-    return nn.GRU(I, H, **common).double()
+        return nn.LSTM(F, H, proj_size=max(1, H // 2), **common).double()
+    return nn.GRU(F, H, **common).double()
 
 
 def _reference(module, x, lengths):
@@ -59,11 +59,11 @@ def _flat(state):
     return [state] if isinstance(state, torch.Tensor) else [t for s in state for t in _flat(s)]
 
 
-def _check(kind, B, T, I, H, layers, lengths, backend, time_major=True):
+def _check(kind, B, T, F, H, layers, lengths, backend, time_major=True):
     torch.manual_seed(B * 100 + T)
-    module = _torch_module(kind, I, H, layers)
+    module = _torch_module(kind, F, H, layers)
     cell = rnnlab.cells_from_torch(module)
-    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(T, B, F, dtype=torch.float64, requires_grad=True)
     if lengths is not None and not lengths.any():  # nothing to pack: all zeros, initial state
         out, state = rnnlab.dynamic_rnn(cell, x, lengths, time_major=True, backend=backend)
         assert not out.any() and all(not h.any() for h in _flat(state))
@@ -97,18 +97,21 @@ def _check(kind, B, T, I, H, layers, lengths, backend, time_major=True):
         assert_close(g, r, **TOL)
 
 
-@pytest.mark.parametrize("backend", ["fused", "loop"])
-@pytest.mark.parametrize("kind", KINDS)
+BACKENDS_FOR = [(k, b) for k in KINDS for b in ("fused", "loop")] + [
+    ("lstm", "kernel"), ("lstm_proj", "kernel")]  # rnnlab's own kernel runs LSTMs only
+
+
+@pytest.mark.parametrize(("kind", "backend"), BACKENDS_FOR)
 @pytest.mark.parametrize("layers", [1, 2])
 def test_dynamic_rnn_matches_pytorch_with_lengths(kind, layers, backend):
     lengths = torch.tensor([6, 2, 0, 6, 3, 1, 2])
-    _check(kind, B=7, T=6, I=3, H=4, layers=layers, lengths=lengths, backend=backend)
+    _check(kind, B=7, T=6, F=3, H=4, layers=layers, lengths=lengths, backend=backend)
 
 
 @pytest.mark.parametrize("backend", ["auto", "loop"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_dynamic_rnn_matches_pytorch_without_lengths(kind, backend):
-    _check(kind, B=3, T=5, I=2, H=3, layers=1, lengths=None, backend=backend, time_major=False)
+    _check(kind, B=3, T=5, F=2, H=3, layers=1, lengths=None, backend=backend, time_major=False)
 
 
 @given(
@@ -116,12 +119,12 @@ def test_dynamic_rnn_matches_pytorch_without_lengths(kind, backend):
     B=st.integers(1, 6),
     T=st.integers(1, 7),
     layers=st.integers(1, 2),
-    backend=st.sampled_from(["fused", "loop"]),
+    backend=st.sampled_from(["auto", "fused", "loop"]),
     data=st.data(),
 )
 def test_dynamic_rnn_random_shapes_and_lengths(kind, B, T, layers, backend, data):
     lengths = torch.tensor(data.draw(st.lists(st.integers(0, T), min_size=B, max_size=B)))
-    _check(kind, B, T, I=2, H=3, layers=layers, lengths=lengths, backend=backend)
+    _check(kind, B, T, F=2, H=3, layers=layers, lengths=lengths, backend=backend)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "tanh"])
@@ -195,13 +198,16 @@ def test_padded_step_is_zero_and_state_is_last_valid_output():
         rnnlab.MultiRNNCell([rnnlab.GRUCell(3, 4), rnnlab.GRUCell(4, 4)]), 1),
     lambda: rnnlab.ResidualWrapper(rnnlab.LSTMCell(3, 3)),
     lambda: rnnlab.DropoutWrapper(rnnlab.GRUCell(3, 4), output_keep_prob=0.5).eval(),
+    lambda: rnnlab.OutputProjectionWrapper(rnnlab.MultiRNNCell([
+        rnnlab.LSTMCell(3, 4, use_peepholes=True, cell_clip=0.5),
+        rnnlab.LSTMCell(4, 4, use_peepholes=True, num_proj=2, proj_clip=0.3)]), 2),
 ])
 def test_wrapped_cells_fused_equals_loop(make):
     cell = make().double()
     assert cell.fused_spec() is not None
     x = torch.randn(5, 4, 3, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([4, 0, 2, 3, 1])
-    out_f, s_f = rnnlab.dynamic_rnn(cell, x, sequence_length=lengths, backend="fused")
+    out_f, s_f = rnnlab.dynamic_rnn(cell, x, sequence_length=lengths, backend="auto")
     out_l, s_l = rnnlab.dynamic_rnn(cell, x, sequence_length=lengths, backend="loop")
     assert_close(out_f, out_l, **TOL)
     assert_close(s_f, s_l, **TOL)
@@ -264,10 +270,12 @@ def test_bad_lengths_raise_value_errors_naming_the_value(bad, error, pattern):
 
 def test_bad_inputs_and_backends_are_refused():
     cell = rnnlab.LSTMCell(3, 4, use_peepholes=True)
-    with pytest.raises(ShapeError, match="input_size=3 .* 5 features"):
+    with pytest.raises(ShapeError, match=r"input_size=3 .* 5 features"):
         rnnlab.dynamic_rnn(cell, torch.zeros(2, 4, 5))
     with pytest.raises(ConfigError, match="backend='fused' cannot run LSTMCell"):
         rnnlab.dynamic_rnn(cell, torch.zeros(2, 4, 3), backend="fused")
+    with pytest.raises(ConfigError, match="backend='kernel' runs LSTMCell"):
+        rnnlab.dynamic_rnn(rnnlab.GRUCell(3, 4), torch.zeros(2, 4, 3), backend="kernel")
     with pytest.raises(ConfigError, match="'cudnn'"):
         rnnlab.dynamic_rnn(cell, torch.zeros(2, 4, 3), backend="cudnn")
     with pytest.raises(ShapeError, match=r"initial_state\[1\] .* \(2, 4\)"):

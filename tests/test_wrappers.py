@@ -24,13 +24,13 @@ def test_multi_rnn_cell_stacks_layers_and_checks_sizes():
     a, b = rnnlab.GRUCell(3, 4), rnnlab.GRUCell(4, 2)
     stack = rnnlab.MultiRNNCell([a, b])
     x = torch.randn(5, 3)
-    out, (s1, s2) = stack(x)
+    out, (s1, _s2) = stack(x)
     h1, _ = a(x)
     h2, _ = b(h1)
     assert_close(out, h2)
     assert_close(s1, h1)
     assert stack.state_size == (4, 2) and stack.output_size == 2
-    with pytest.raises(ConfigError, match="input_size=5 .* output_size=4"):
+    with pytest.raises(ConfigError, match=r"input_size=5 .* output_size=4"):
         rnnlab.MultiRNNCell([a, rnnlab.GRUCell(5, 4)])
     # A stack of different kinds is valid, but only loops.
     mixed = rnnlab.MultiRNNCell([rnnlab.GRUCell(3, 4), rnnlab.LSTMCell(4, 4)])

@@ -53,8 +53,19 @@ class FusedSpec:
     proj_size: int  # 0 when there is no projection
     weights: tuple[tuple[Tensor, ...], ...]  # per layer: (w_ih, w_hh, b_ih, b_hh[, w_hr])
     stacked: bool = False  # True when the state is a tuple of per-layer states
+    # LSTM only: per layer, the peephole weights and clips that PyTorch's kernels lack.
+    # A spec that needs them runs on rnnlab's own LSTM sequence kernel, never on PyTorch's.
+    lstm_options: tuple[dict, ...] | None = None
+    uniform: bool = True  # all layers of one size, as PyTorch's multi-layer kernels need
     # Applied to the fused outputs (T, B, H) and inputs (T, B, F): wrappers' per-step maps.
     output_fn: Callable[[Tensor, Tensor], Tensor] | None = None
+
+    @property
+    def torch_fusable(self) -> bool:
+        """PyTorch's own kernels can run it (layers of one size, no peepholes, no clipping)."""
+        extras = ("weight_ci", "cell_clip", "proj_clip")
+        return self.uniform and not any(o.get(k) is not None for o in self.lstm_options or ()
+                                        for k in extras)
 
 
 class RNNCellBase(nn.Module):
@@ -285,12 +296,15 @@ class LSTMCell(RNNCellBase):
         return h, (h, c)
 
     def fused_spec(self) -> FusedSpec | None:
-        if self.use_peepholes or self.cell_clip is not None or self.proj_clip is not None:
-            return None
         params = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         if self.num_proj is not None:
             params = (*params, self.weight_hr)
-        return FusedSpec("LSTM", self.num_units, self.num_proj or 0, (params,))
+        options = {"cell_clip": self.cell_clip, "proj_clip": self.proj_clip}
+        if self.use_peepholes:
+            options.update(weight_ci=self.weight_ci, weight_cf=self.weight_cf,
+                           weight_co=self.weight_co)
+        return FusedSpec("LSTM", self.num_units, self.num_proj or 0, (params,),
+                         lstm_options=(options,))
 
     def extra_repr(self) -> str:
         extras = [f"{self.input_size}, {self.num_units}"]

@@ -13,8 +13,15 @@ sequences give, so results match ``nn.RNN``/``nn.LSTM``/``nn.GRU`` on packed inp
   BasicRNNCell, LSTMCell without peepholes or clipping, GRUCell, stacks of one kind,
   optionally wrapped in OutputProjectionWrapper / ResidualWrapper, or a DropoutWrapper
   in eval mode.
+* ``"kernel"`` runs LSTM cells of every variant (peepholes, clipping, projection) on
+  rnnlab's own sequence kernel (:mod:`rnnlab._lstm_kernel`): one autograd node per
+  layer with a hand-written backward, exact per-sequence lengths at the cost of the
+  valid steps only.
 
-``"auto"`` (the default) picks fused when the cell allows it.
+``"auto"`` (the default) picks, in order: PyTorch's kernels for a fusable cell without
+lengths (or on CUDA, where cuDNN takes packed sequences natively); rnnlab's LSTM
+kernel for an LSTM with lengths on the CPU or with peepholes/clipping; PyTorch's
+kernels for the other fusable cells with lengths; else the loop.
 
 How the fused backend honours ``sequence_length`` without packing. Packed sequences are
 exact but slow on CPU (their backward grows about quadratically with T), so instead the
@@ -42,11 +49,12 @@ from torch import Tensor
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from rnnlab._lstm_kernel import lstm_sequence
 from rnnlab.cells import FusedSpec, RNNCellBase
 from rnnlab.errors import ConfigError, ShapeError, choice_error
 from rnnlab.wrappers import begin_sequence
 
-BACKENDS = ("auto", "fused", "loop")
+BACKENDS = ("auto", "fused", "kernel", "loop")
 
 
 def static_rnn(
@@ -133,17 +141,23 @@ def dynamic_rnn(
     state = _initial_state(cell, initial_state, B, x)
 
     spec = cell.fused_spec() if backend != "loop" else None
-    if backend == "fused" and spec is None:
+    if backend == "fused" and (spec is None or not spec.torch_fusable):
         raise ConfigError(
             f"backend='fused' cannot run {type(cell).__name__}: PyTorch's fused kernels need a "
             "tanh/relu BasicRNNCell, an LSTMCell without peepholes or clipping, a GRUCell, or "
-            "a stack of one of these; use backend='loop' or 'auto'"
+            "a stack of one of these; use backend='auto', 'kernel' (LSTM) or 'loop'"
         )
+    if backend == "kernel" and (spec is None or spec.mode != "LSTM"):
+        raise ConfigError(f"backend='kernel' runs LSTMCell (and stacks of them); got "
+                          f"{type(cell).__name__}; use backend='auto' or 'loop'")
     if spec is None:
         steps, state = _loop(cell, x.unbind(0), state, lengths)
         outputs = torch.stack(steps, 0)  # (T, B, O)
     else:
-        outputs, state = _fused(spec, x, state, lengths, cell.training)
+        use_kernel = spec.mode == "LSTM" and (
+            backend == "kernel" or (backend == "auto" and (
+                not spec.torch_fusable or (lengths is not None and not x.is_cuda))))
+        outputs, state = _fused(spec, x, state, lengths, cell.training, use_kernel)
     return (outputs if time_major else outputs.transpose(0, 1)), state
 
 
@@ -371,8 +385,12 @@ def _from_fused_hx(spec: FusedSpec, hx):
     return layers if spec.stacked else layers[0]
 
 
-def _fused(spec: FusedSpec, x: Tensor, state, lengths: Tensor | None, train: bool):
+def _fused(spec: FusedSpec, x: Tensor, state, lengths: Tensor | None, train: bool,
+           use_kernel: bool = False):
     """Run a fused spec over x: (T, B, F); returns outputs (T, B, O) and the cell state."""
+    if use_kernel:
+        outputs, state = _lstm_kernel(spec, x, state, lengths)
+        return _apply_output_fn(spec, outputs, x, lengths), state
     hx = _to_fused_hx(spec, state)
     if lengths is None:
         outputs, hx = _fused_call(spec, x, hx, train)
@@ -382,11 +400,28 @@ def _fused(spec: FusedSpec, x: Tensor, state, lengths: Tensor | None, train: boo
         outputs, hx = _fused_segments(spec, x, hx, lengths, train)
     else:
         outputs, hx = _fused_buckets(spec, x, hx, lengths, train)
-    if spec.output_fn is not None:
-        outputs = spec.output_fn(outputs, x)
-        if lengths is not None:
-            outputs = outputs.masked_fill(~_valid_mask(lengths, x.shape[0])[..., None], 0.0)
-    return outputs, _from_fused_hx(spec, hx)
+    return _apply_output_fn(spec, outputs, x, lengths), _from_fused_hx(spec, hx)
+
+
+def _apply_output_fn(spec: FusedSpec, outputs: Tensor, x: Tensor, lengths: Tensor | None):
+    """The wrappers' per-step maps, then zeros past each length again."""
+    if spec.output_fn is None:
+        return outputs
+    outputs = spec.output_fn(outputs, x)
+    if lengths is not None:
+        outputs = outputs.masked_fill(~_valid_mask(lengths, x.shape[0])[..., None], 0.0)
+    return outputs
+
+
+def _lstm_kernel(spec: FusedSpec, x: Tensor, state, lengths: Tensor | None):
+    """rnnlab's LSTM sequence kernel, one call per layer; returns outputs and cell state."""
+    layers = state if spec.stacked else (state,)
+    finals = []
+    for (h0, c0), weights, options in zip(layers, spec.weights, spec.lstm_options, strict=True):
+        x, h, c = lstm_sequence(x, h0, c0, lengths, *weights[:4],
+                                weight_hr=weights[4] if len(weights) > 4 else None, **options)
+        finals.append((h, c))
+    return x, (tuple(finals) if spec.stacked else finals[0])
 
 
 def _valid_mask(lengths: Tensor, T: int) -> Tensor:

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sys
@@ -40,8 +41,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
+from rnnlab import distributed
 from rnnlab.checkpoint import NonFiniteError, fault_point, load_checkpoint, save_checkpoint
-from rnnlab.errors import CheckpointError, ConfigError, ShapeError, TrainingError, choice_error
+from rnnlab.errors import (
+    CheckpointError,
+    ConfigError,
+    RnnlabError,
+    ShapeError,
+    TrainingError,
+    choice_error,
+)
 from rnnlab.runs import RunDir
 from rnnlab.runtime import resolve_device
 
@@ -51,6 +60,7 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("none", "step", "cosine", "plateau")
 CHECKPOINT_UNITS = ("epoch", "step")
 _RESERVED = ("epoch", "step", "lr", "loss")
+_ONE = distributed.Dist(rank=0, world_size=1, local_rank=0, backend="none")
 
 
 @dataclass(frozen=True)
@@ -313,6 +323,12 @@ def _split(data: Dataset, fraction: float) -> tuple[Dataset, Dataset]:
 def _batches(data: Dataset, order: torch.Tensor, batch_size: int, *, start: int = 0,
              num_workers: int = 0, seed: int = 0) -> Iterator:
     chunks = list(order.split(batch_size))[start:]
+    return _load(data, chunks, num_workers=num_workers, seed=seed)
+
+
+def _load(data: Dataset, chunks: list[torch.Tensor], *, num_workers: int = 0,
+          seed: int = 0) -> Iterator:
+    """One batch per chunk of example indices."""
     if isinstance(data, _TensorPairs) and num_workers == 0:
         return (data[idx] for idx in chunks)
     if isinstance(data, _TensorPairs):
@@ -496,7 +512,14 @@ def fit(
     """
     if not isinstance(config, FitConfig):
         raise ConfigError(f"config must be a FitConfig, got {type(config).__name__}")
+    # Under a process group of 2+ (torchrun, --nproc) this is data-parallel; with one
+    # process it is None and everything below runs exactly as it always has.
+    group = distributed.current()
+    main = group is None or group.is_main
     device = resolve_device(config.device)
+    if group is not None:
+        device = group.device(device)
+        group.per_rank_batch(config.batch_size)  # the global batch must split evenly
     fns = _metric_fns(metrics)
     train = _as_dataset(train_data, "train_data")
     if val_data is not None and config.val_split > 0:
@@ -509,31 +532,59 @@ def fit(
     monitor, mode = _monitor(config, fns, val is not None)
 
     model.to(device)
+    if group is not None and device.type == "cuda":
+        # Batch norm normalises over the global batch, as one process would. CUDA only:
+        # PyTorch's SyncBatchNorm has no CPU path (docs/distributed.md).
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     optimizer = make_optimizer(model, config)
     scheduler = _make_scheduler(optimizer, config, mode)
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     saved_config = {**dict(run_config or {}), "fit": asdict(config)}
+    if group is not None:
+        saved_config["distributed"] = group.describe(config.batch_size)
+        if main:
+            logger.info("data-parallel over %d processes (%s): global batch %d = %d per "
+                        "process", group.world_size, group.backend, config.batch_size,
+                        group.per_rank_batch(config.batch_size))
     state, best_weights, resumed = _State(), None, False
-    run = RunDir(run_dir).create() if run_dir is not None else None
+    run = RunDir(run_dir) if run_dir is not None else None
+    if run is not None and main:
+        run.create()  # only rank 0 ever creates or writes files
     if run is None and resume:
         raise ConfigError("resume=True needs a run_dir to resume from")
-    if run is not None:
-        run.clean_temp_files()
-        if resume and run.last.exists():
-            state, best_weights = _resume(run, model, optimizer, scheduler, shuffle_gen,
-                                          device, config, monitor)
-            resumed = True
-        else:
-            if run.last.exists() and not overwrite:
-                raise ConfigError(f"{run.path} already holds a run ({run.last.name}); pass "
-                                  "resume=True to continue it, overwrite=True, or a new folder")
-            if resume:
-                logger.warning("no checkpoint in %s; starting from scratch", run.path)
-            for stale in (run.best, run.last, run.metrics_csv, run.metrics_json):
-                stale.unlink(missing_ok=True)
-            run.save_config(saved_config)
+    setup_error = None
+    try:
+        if run is not None:
+            if main:
+                run.clean_temp_files()
+            if resume and run.last.exists():
+                state, best_weights = _resume(run, model, optimizer, scheduler, shuffle_gen,
+                                              device, config, monitor, write=main)
+                resumed = True
+            else:
+                if run.last.exists() and not overwrite:
+                    raise ConfigError(f"{run.path} already holds a run ({run.last.name}); pass "
+                                      "resume=True to continue it, overwrite=True, or a new "
+                                      "folder")
+                if resume and main:
+                    logger.warning("no checkpoint in %s; starting from scratch", run.path)
+                if main:
+                    for stale in (run.best, run.last, run.metrics_csv, run.metrics_json):
+                        stale.unlink(missing_ok=True)
+                    run.save_config(saved_config)
+    except Exception as e:
+        if group is None:
+            raise
+        setup_error = e
+    if group is not None:
+        with _peer_errors(group, run):
+            _agree_on_setup(group, setup_error, resumed, run)
     if not resumed:
-        torch.manual_seed(config.seed)  # a fresh run: dropout masks repeat with the seed
+        # A fresh run: dropout masks repeat with the seed (and differ between ranks).
+        torch.manual_seed(config.seed if group is None else config.seed + 1_000_003 * group.rank)
+    elif group is not None and group.rank > 0:
+        # Every rank restored rank 0's RNG; the others need their own dropout stream.
+        torch.manual_seed(config.seed + 1_000_003 * group.rank + state.step)
 
     def save_last(epoch_start_rng: torch.Tensor) -> None:
         tensors = {"shuffle_rng": epoch_start_rng}
@@ -546,117 +597,235 @@ def fit(
     n = len(train)
     steps_per_epoch = math.ceil(n / config.batch_size)
     eval_bs = config.eval_batch_size or config.batch_size
+    if not main:
+        callbacks = ()  # progress bars and custom hooks run on rank 0 only
     for cb in callbacks:
         cb.on_fit_start(config=config, steps_per_epoch=steps_per_epoch, epoch=state.epoch,
                         step=state.step)
     done = state.stopped_early or (config.max_steps is not None
                                    and state.step >= config.max_steps)
-    while not done and state.epoch < config.epochs:
-        epoch_start_rng = shuffle_gen.get_state()
-        order = torch.randperm(n, generator=shuffle_gen) if config.shuffle else torch.arange(n)
-        for cb in callbacks:
-            cb.on_epoch_start(state.epoch, num_batches=steps_per_epoch, start_batch=state.batch)
-        model.train()
-        batches = _batches(train, order, config.batch_size, start=state.batch,
-                           num_workers=config.num_workers, seed=config.seed + state.epoch)
-        for inputs, targets in batches:
-            inputs, targets = _to(inputs, device), _to(targets, device)
-            optimizer.zero_grad(set_to_none=True)
-            outputs = _forward(model, inputs)
-            loss = loss_fn(outputs, targets)
-            value = loss.item()
-            if not math.isfinite(value):
-                kept = f"; the last checkpoint {run.last} is kept" if run and run.last.exists() \
-                    else ""
-                raise TrainingError(f"loss is {value} at epoch {state.epoch + 1}, step "
-                                    f"{state.step + 1}; training stopped{kept}")
-            loss.backward()
-            if config.clip_grad_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-            optimizer.step()
-            state.step += 1
-            state.batch += 1
-            b = _batch_len(targets)
-            state.count += b
-            state.sums["loss"] = state.sums.get("loss", 0.0) + value * b
-            outputs = outputs.detach()
-            for name, fn in fns.items():
-                state.sums[name] = state.sums.get(name, 0.0) + float(fn(outputs, targets)) * b
-            if callbacks:
-                logs = {k: v / state.count for k, v in state.sums.items()}
-                for cb in callbacks:
-                    cb.on_batch_end(state.step, value, logs)
-            fault_point("step", state.step)
-            if run and config.checkpoint_unit == "step" and \
-                    state.step % config.checkpoint_every == 0:
-                save_last(epoch_start_rng)
-            if config.max_steps is not None and state.step >= config.max_steps:
-                done = True
-                break
-
-        # ---- end of epoch (or of a run cut short by max_steps)
-        row = {"epoch": state.epoch + 1, "step": state.step}
-        row.update({k: v / max(state.count, 1) for k, v in state.sums.items()})
-        if val is not None:
-            scores = evaluate(model, val, loss_fn=loss_fn, metrics=fns, batch_size=eval_bs,
-                              device=device)
-            row.update({f"val_{k}": v for k, v in scores.items()})
-        row["lr"] = optimizer.param_groups[0]["lr"]
-        improved = False
-        if monitor is not None:
-            value = row[monitor]
-            improved = state.best is None or (value < state.best - config.min_delta
-                                              if mode == "min"
-                                              else value > state.best + config.min_delta)
-            if improved:
-                state.best, state.best_epoch, state.best_step = value, row["epoch"], state.step
-                state.bad_epochs = 0
-                best_weights = {k: v.detach().to("cpu", copy=True)
-                                for k, v in model.state_dict().items()}
+    with _peer_errors(group, run):
+        net = model if group is None else group.wrap(model, device)
+        while not done and state.epoch < config.epochs:
+            epoch_start_rng = shuffle_gen.get_state()
+            order = torch.randperm(n, generator=shuffle_gen) if config.shuffle \
+                else torch.arange(n)
+            for cb in callbacks:
+                cb.on_epoch_start(state.epoch, num_batches=steps_per_epoch,
+                                  start_batch=state.batch)
+            net.train()
+            if group is None:
+                batches = _batches(train, order, config.batch_size, start=state.batch,
+                                   num_workers=config.num_workers,
+                                   seed=config.seed + state.epoch)
+                weights = None
             else:
-                state.bad_epochs += 1
-            if config.patience is not None and state.bad_epochs >= config.patience:
-                state.stopped_early = done = True
-                logger.info("early stop after epoch %d: %s has not improved for %d epochs",
-                            row["epoch"], monitor, config.patience)
-        if scheduler is not None:
-            with warnings.catch_warnings():
-                # A run resumed at an epoch's last batch steps the schedule before this
-                # process has called optimizer.step(); torch warns, wrongly here.
-                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler")
-                if config.schedule == "plateau":
-                    scheduler.step(row[monitor])
+                # Each rank its own slice of every global batch of the shared permutation.
+                plan = [group.shard(c) for c in order.split(config.batch_size)][state.batch:]
+                batches = _load(train, [rows for rows, _ in plan],
+                                num_workers=config.num_workers, seed=config.seed + state.epoch)
+                weights = [w for _, w in plan]
+            for i, (inputs, targets) in enumerate(batches):
+                inputs, targets = _to(inputs, device), _to(targets, device)
+                optimizer.zero_grad(set_to_none=True)
+                outputs = _forward(net, inputs)
+                loss = loss_fn(outputs, targets)
+                if weights is None:
+                    value, b, step_scores = loss.item(), _batch_len(targets), None
                 else:
-                    scheduler.step()
-        state.rows.append(row)
-        state.epoch += 1
-        state.batch, state.sums, state.count = 0, {}, 0
-        logger.info("epoch %d: %s", row["epoch"],
-                    ", ".join(f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
-        for cb in callbacks:
-            cb.on_epoch_end(row["epoch"] - 1, row)
-        if run is not None:
-            run.append_metrics(row)
-            if improved:
-                _save(run.best, model, None, state, saved_config, rng=False,
-                      extra={"monitor": monitor, "best": state.best})
-            last_epoch = done or state.epoch >= config.epochs
-            if last_epoch or (config.checkpoint_unit == "epoch"
-                              and state.epoch % config.checkpoint_every == 0):
-                save_last(shuffle_gen.get_state())
+                    value, b, step_scores = _reduce_step(group, loss, outputs, targets, fns,
+                                                         weights[i])
+                    if weights[i] != 1.0:
+                        loss = loss * weights[i]
+                if not math.isfinite(value):
+                    kept = f"; the last checkpoint {run.last} is kept" \
+                        if run and run.last.exists() else ""
+                    where = "" if group is None else \
+                        f" (on at least one of {group.world_size} processes)"
+                    raise TrainingError(f"loss is {value} at epoch {state.epoch + 1}, step "
+                                        f"{state.step + 1}{where}; training stopped{kept}")
+                loss.backward()
+                if config.clip_grad_norm is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+                optimizer.step()
+                state.step += 1
+                state.batch += 1
+                state.count += b
+                state.sums["loss"] = state.sums.get("loss", 0.0) + value * b
+                outputs = outputs.detach()
+                for name, fn in fns.items():
+                    score = float(fn(outputs, targets)) if step_scores is None \
+                        else step_scores[name]
+                    state.sums[name] = state.sums.get(name, 0.0) + score * b
+                if callbacks:
+                    logs = {k: v / state.count for k, v in state.sums.items()}
+                    for cb in callbacks:
+                        cb.on_batch_end(state.step, value, logs)
+                fault_point("step", state.step)
+                if run and config.checkpoint_unit == "step" and \
+                        state.step % config.checkpoint_every == 0:
+                    _write(group, save_last, epoch_start_rng)
+                if config.max_steps is not None and state.step >= config.max_steps:
+                    done = True
+                    break
+
+            # ---- end of epoch (or of a run cut short by max_steps)
+            row = {"epoch": state.epoch + 1, "step": state.step}
+            row.update({k: v / max(state.count, 1) for k, v in state.sums.items()})
+            if val is not None:
+                if group is None:
+                    scores = evaluate(model, val, loss_fn=loss_fn, metrics=fns,
+                                      batch_size=eval_bs, device=device)
+                else:
+                    scores = _evaluate_shard(group, model, val, loss_fn, fns, eval_bs, device)
+                row.update({f"val_{k}": v for k, v in scores.items()})
+            row["lr"] = optimizer.param_groups[0]["lr"]
+            improved = False
+            if monitor is not None:
+                value = row[monitor]
+                improved = state.best is None or (value < state.best - config.min_delta
+                                                  if mode == "min"
+                                                  else value > state.best + config.min_delta)
+                if improved:
+                    state.best, state.best_epoch = value, row["epoch"]
+                    state.best_step = state.step
+                    state.bad_epochs = 0
+                    best_weights = {k: v.detach().to("cpu", copy=True)
+                                    for k, v in model.state_dict().items()}
+                else:
+                    state.bad_epochs += 1
+                if config.patience is not None and state.bad_epochs >= config.patience:
+                    state.stopped_early = done = True
+                    if main:
+                        logger.info("early stop after epoch %d: %s has not improved for %d "
+                                    "epochs", row["epoch"], monitor, config.patience)
+            if scheduler is not None:
+                with warnings.catch_warnings():
+                    # A run resumed at an epoch's last batch steps the schedule before this
+                    # process has called optimizer.step(); torch warns, wrongly here.
+                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler")
+                    if config.schedule == "plateau":
+                        scheduler.step(row[monitor])
+                    else:
+                        scheduler.step()
+            state.rows.append(row)
+            state.epoch += 1
+            state.batch, state.sums, state.count = 0, {}, 0
+            if main:
+                logger.info("epoch %d: %s", row["epoch"], ", ".join(
+                    f"{k}={v:.4g}" for k, v in row.items() if isinstance(v, float)))
+            for cb in callbacks:
+                cb.on_epoch_end(row["epoch"] - 1, row)
+            if run is not None:
+                last_epoch = done or state.epoch >= config.epochs
+                save = last_epoch or (config.checkpoint_unit == "epoch"
+                                      and state.epoch % config.checkpoint_every == 0)
+                _write(group, _end_epoch, run, row, improved, save, model, state,
+                       saved_config, monitor, save_last, shuffle_gen)
 
     history = History(rows=state.rows, monitor=monitor, best=state.best,
                       best_epoch=state.best_epoch, step=state.step,
                       stopped_early=state.stopped_early)
     if state.stopped_early and config.restore_best and best_weights is not None:
         model.load_state_dict(best_weights)
-    if run is not None:
+    if run is not None and main:
         run.save_metrics(history.summary())
         if config.plot:
             _plot(state.rows, run.curves)
     for cb in callbacks:
         cb.on_fit_end(history)
     return history
+
+
+def _end_epoch(run: RunDir, row, improved, save, model, state, saved_config, monitor,
+               save_last, shuffle_gen) -> None:
+    """The files an epoch's end writes: its metrics row, the best and last checkpoints."""
+    run.append_metrics(row)
+    if improved:
+        _save(run.best, model, None, state, saved_config, rng=False,
+              extra={"monitor": monitor, "best": state.best})
+    if save:
+        save_last(shuffle_gen.get_state())
+
+
+# --------------------------------------------------------------------------- several processes
+
+
+def _write(group, fn: Callable, *args) -> None:
+    """Run a file-writing step; under a group only rank 0 writes and all ranks learn if it
+    failed (a NaN weight refused by the checkpoint), so that every rank stops together."""
+    if group is None:
+        fn(*args)
+        return
+    error = None
+    if group.is_main:
+        try:
+            fn(*args)
+        except RnnlabError as e:
+            error = e
+    if not group.all_ok(error is None):
+        raise error or TrainingError("process 0 could not write the run folder; see its "
+                                     "message. Training stopped.")
+
+
+def _agree_on_setup(group, error, resumed: bool, run) -> None:
+    failed, resuming = group.all_sum([error is not None, resumed])
+    if error is not None:
+        raise error
+    if failed:
+        raise TrainingError(f"{int(failed)} other process(es) failed while setting up the "
+                            "run; see their message. Training stopped.")
+    if resuming not in (0, group.world_size):
+        raise CheckpointError(f"only {int(resuming)} of {group.world_size} processes found "
+                              f"{run.last} to resume from; every process must see the run "
+                              "folder (a shared filesystem)")
+
+
+@contextlib.contextmanager
+def _peer_errors(group, run):
+    """Turn a failed collective (a peer died or went silent) into a TrainingError."""
+    if group is None:
+        yield
+        return
+    try:
+        yield
+    except Exception as e:
+        if not distributed.is_comm_error(e):
+            raise
+        kept = f"; the last checkpoint {run.last} is kept" if run and run.last.exists() else ""
+        raise distributed.peer_error(group, e, kept) from e
+
+
+def _reduce_step(group, loss, outputs, targets, fns, weight: float):
+    """The global batch's mean loss, example count and metrics, in one collective.
+
+    Returns:
+        ``(loss, examples, {metric: value})``; the loss is NaN when any rank's was not finite.
+    """
+    value = loss.item()
+    n = _batch_len(targets) if weight else 0
+    bad = not math.isfinite(value)
+    detached = outputs.detach()
+    local = [0.0 if bad else value * n]
+    local += [float(fn(detached, targets)) * n if n else 0.0 for fn in fns.values()]
+    total = group.all_sum([*local, float(n), float(bad)])
+    count = round(total[-2])
+    scores = {name: total[1 + i] / count for i, name in enumerate(fns)}
+    return (math.nan if total[-1] else total[0] / count), count, scores
+
+
+def _evaluate_shard(group, model, val, loss_fn, fns, batch_size, device) -> dict[str, float]:
+    """Validation split into contiguous slices, one per rank, averaged over all examples."""
+    start, stop = group.val_range(len(val))
+    part = {}
+    if stop > start:
+        piece = val.rows(start, stop) if isinstance(val, _TensorPairs) \
+            else Subset(val, range(start, stop))
+        part = evaluate(model, piece, loss_fn=loss_fn, metrics=fns, batch_size=batch_size,
+                        device=device)
+    keys = ["loss", *fns]
+    total = group.all_sum([part.get(k, 0.0) * (stop - start) for k in keys] + [stop - start])
+    return {k: total[i] / total[-1] for i, k in enumerate(keys)}
 
 
 def _save(path, model, optimizer, state: _State, config, **kwargs) -> None:
@@ -669,8 +838,12 @@ def _save(path, model, optimizer, state: _State, config, **kwargs) -> None:
                             f"overwritten ({e})") from e
 
 
-def _resume(run: RunDir, model, optimizer, scheduler, shuffle_gen, device, config, monitor):
-    """Load ``last.safetensors`` into model, optimizer, schedule and RNGs; return the state."""
+def _resume(run: RunDir, model, optimizer, scheduler, shuffle_gen, device, config, monitor,
+            *, write: bool = True):
+    """Load ``last.safetensors`` into model, optimizer, schedule and RNGs; return the state.
+
+    ``write=False`` (ranks other than 0) only reads: no file is repaired or rewritten.
+    """
     ckpt = load_checkpoint(run.last, model, optimizer, map_location=device)
     extra = ckpt.extra
     if "state" not in extra or "shuffle_rng" not in ckpt.tensors:
@@ -679,7 +852,7 @@ def _resume(run: RunDir, model, optimizer, scheduler, shuffle_gen, device, confi
     changed = {k: (saved_fit.get(k), v) for k, v in asdict(config).items()
                if k not in ("epochs", "max_steps", "device", "num_workers", "plot")
                and saved_fit.get(k) != v}
-    if changed:
+    if changed and write:
         logger.warning("resuming %s with changed settings %s; metrics will differ from an "
                        "unbroken run", run.path, changed)
     try:
@@ -692,12 +865,19 @@ def _resume(run: RunDir, model, optimizer, scheduler, shuffle_gen, device, confi
     if scheduler is not None and extra.get("scheduler") is not None:
         scheduler.load_state_dict(extra["scheduler"])
     best = {k[5:]: v.cpu() for k, v in ckpt.tensors.items() if k.startswith("best.")} or None
+    if not write:
+        return state, best
     # The CSV may hold rows the checkpoint does not know (killed after appending).
     run.write_metrics(state.rows)
     if best is not None and monitor is not None and state.best_step is not None:
         _repair_best(run, best, state, ckpt.config, monitor)
     logger.info("resumed %s at epoch %d, batch %d, step %d", run.path, state.epoch + 1,
                 state.batch, state.step)
+    saved_world = ckpt.config.get("distributed", {}).get("world_size", 1)
+    world = (distributed.current() or _ONE).world_size
+    if saved_world != world:
+        logger.info("the checkpoint was written by %d process(es), resuming with %d; the "
+                    "global batch and sample order are unchanged", saved_world, world)
     return state, best
 
 

@@ -93,11 +93,17 @@ class MultiRNNCell(RNNCellBase):
         if any(s is None or s.output_fn is not None for s in specs):
             return None
         first = specs[0]
-        if any((s.mode, s.num_units, s.proj_size) != (first.mode, first.num_units,
-                                                       first.proj_size) for s in specs):
+        if any(s.mode != first.mode for s in specs):
+            return None
+        uniform = all((s.num_units, s.proj_size) == (first.num_units, first.proj_size)
+                      for s in specs)
+        if not uniform and first.mode != "LSTM":  # only rnnlab's LSTM kernel takes these
             return None
         weights = tuple(w for s in specs for w in s.weights)
-        return dataclasses.replace(first, weights=weights, stacked=True)
+        options = (tuple(o for s in specs for o in s.lstm_options)
+                   if first.lstm_options is not None else None)
+        return dataclasses.replace(first, weights=weights, stacked=True, lstm_options=options,
+                                   uniform=uniform)
 
 
 class OutputProjectionWrapper(RNNCellBase):

@@ -5,5 +5,5 @@ from rnnlab.tasks.tour import max_difference, run_tour
 
 def test_tour_ways_of_unrolling_agree():
     steps = run_tour(seed=3)
-    assert [s.title for s in steps][0] == "Manual RNN"
+    assert next(s.title for s in steps) == "Manual RNN"
     assert max_difference(steps) < 1e-6
