@@ -217,6 +217,14 @@ def _read_columns(path: Path, delimiter: str) -> tuple[list[str], list[list[obje
     """Read a CSV or Parquet file into (header, rows, file line of each row)."""
     if path.suffix.lower() in (".parquet", ".pq"):
         return _read_parquet(path)
+    try:
+        return _read_csv(path, delimiter)
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason}, bytes "
+                        f"{e.object[e.start:e.start + 4]!r}); save the file as UTF-8") from None
+
+
+def _read_csv(path: Path, delimiter: str) -> tuple[list[str], list[list[object]], list[int]]:
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, delimiter=delimiter)
         try:
