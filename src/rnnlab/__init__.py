@@ -8,6 +8,14 @@ from rnnlab.cells import BasicRNNCell, GRUCell, LSTMCell, RNNCellBase, init_kera
 from rnnlab.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnlab.convert import cells_from_torch
 from rnnlab.data.images import DATASETS, load_image_dataset
+from rnnlab.embeddings import (
+    WordVectors,
+    build_embedding_matrix,
+    embedding_layer,
+    load_pretrained,
+    load_word_vectors,
+    save_word_vectors,
+)
 from rnnlab.models.classifier import BNMLP, BNMLPConfig, ClassifierConfig, SequenceClassifier
 from rnnlab.models.text import TextClassifier, TextModelConfig
 from rnnlab.rnn import (
@@ -19,6 +27,7 @@ from rnnlab.rnn import (
 )
 from rnnlab.runs import RunDir, load_run, register_task
 from rnnlab.runtime import resolve_device, seed_everything
+from rnnlab.text import Tokenizer, pad_sequences
 from rnnlab.train import Callback, FitConfig, History, TqdmProgress, accuracy, evaluate, fit
 from rnnlab.wrappers import (
     DropoutWrapper,
@@ -51,24 +60,32 @@ __all__ = [
     "SequenceClassifier",
     "TextClassifier",
     "TextModelConfig",
+    "Tokenizer",
     "TqdmProgress",
+    "WordVectors",
     "__version__",
     "accuracy",
     "begin_sequence",
     "bidirectional_dynamic_rnn",
+    "build_embedding_matrix",
     "cells_from_torch",
     "dynamic_rnn",
+    "embedding_layer",
     "errors",
     "evaluate",
     "fit",
     "init_keras_",
     "load_checkpoint",
     "load_image_dataset",
+    "load_pretrained",
     "load_run",
+    "load_word_vectors",
+    "pad_sequences",
     "register_task",
     "resolve_device",
     "reverse_sequence",
     "save_checkpoint",
+    "save_word_vectors",
     "seed_everything",
     "stack_bidirectional_dynamic_rnn",
     "static_rnn",

@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--data-dir", help="folder holding aclImdb/")
     source.add_argument("--tarball", help="aclImdb_v1.tar.gz (read without extracting)")
     source.add_argument("--input", help="your texts: a folder per class, or a CSV/JSONL file")
+    sentiment.add_argument("--download", action="store_true",
+                           help="fetch aclImdb_v1.tar.gz when no source is given")
     sentiment.add_argument("--text-column", default="text")
     sentiment.add_argument("--label-column", default="label")
     sentiment.add_argument("--model", default="flatten",
@@ -310,7 +312,8 @@ def _cmd_train_sentiment(args: argparse.Namespace) -> int:
 
     config = SentimentConfig(
         data_dir=args.data_dir, tarball=args.tarball, input=args.input,
-        text_column=args.text_column, label_column=args.label_column, model=args.model,
+        text_column=args.text_column, label_column=args.label_column,
+        download=args.download, model=args.model,
         maxlen=args.maxlen, num_words=args.num_words, embedding=args.embedding,
         embedding_dim=args.embedding_dim, freeze=args.freeze, train_size=args.train_size,
         hidden=args.units, num_layers=args.layers, bidirectional=args.bidirectional,

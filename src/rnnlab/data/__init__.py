@@ -1,4 +1,4 @@
-"""Datasets and file formats: archives, downloads, IDX files and image datasets.
+"""Datasets and file formats: archives, downloads, IDX, images, aclImdb, texts, series.
 
 One module per format or dataset; this file only re-exports their public names
 (one ``from ... import name as name`` per line, so a new module adds lines, not edits).
@@ -14,3 +14,11 @@ from rnnlab.data.images import DATASETS as DATASETS
 from rnnlab.data.images import ImageDataset as ImageDataset
 from rnnlab.data.images import images_from_png as images_from_png
 from rnnlab.data.images import load_image_dataset as load_image_dataset
+from rnnlab.data.imdb import IMDB_SHA256 as IMDB_SHA256
+from rnnlab.data.imdb import IMDB_URL as IMDB_URL
+from rnnlab.data.imdb import ImdbSplit as ImdbSplit
+from rnnlab.data.imdb import download_imdb as download_imdb
+from rnnlab.data.imdb import load_imdb as load_imdb
+from rnnlab.data.series import read_series as read_series
+from rnnlab.data.texts import LabelledTexts as LabelledTexts
+from rnnlab.data.texts import read_texts as read_texts
