@@ -8,21 +8,14 @@ Keras' filters, ``<br />`` removed, cut on any white space). It checks that both
 same sequences, and prints a table of the best of ``--repeats`` runs (CPU seconds of this
 process, which other jobs on a shared machine disturb less than wall time; wall time too).
 
-    python bench/tokenize.py [--tarball ../shared/data/aclImdb_train.tar.gz] [--repeats 2]
+    python bench/tokenizer.py [--tarball ../shared/data/aclImdb_train.tar.gz] [--repeats 2]
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
-# This file's name shadows the stdlib ``tokenize`` (which inspect, linecache and torch
-# import): drop the script's folder from the import path before anything else loads.
-if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
-
 import argparse
 import importlib.util
+import sys
 import time
 from pathlib import Path
 
