@@ -1,4 +1,4 @@
-"""IMDB sentiment: rnnlab's models on the fixed validation split, beside TF-IDF + logistic regression.
+"""IMDB sentiment: rnnlab models on a fixed validation split, beside TF-IDF + logistic regression.
 
 Every model trains on the 25,000 labelled reviews of the aclImdb train tarball minus the
 fixed 10% validation split of ``rnnlab.tasks.sentiment`` (the test split is held back);

@@ -187,6 +187,13 @@ def _training(parser: argparse.ArgumentParser, task: str) -> argparse.ArgumentPa
     g.add_argument("--overwrite", action="store_true", help="start over in an existing --out")
     g.add_argument("--max-steps", type=int, default=None, metavar="N",
                    help="stop after N optimizer steps (a quick end-to-end check)")
+    g = parser.add_argument_group("several processes (data-parallel; docs/distributed.md)")
+    g.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train on N local processes; --batch-size stays the global batch "
+                        "(default: 1; leave it out under torchrun)")
+    g.add_argument("--dist-timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop when another process is silent this long "
+                        "(default: $RNNLAB_DIST_TIMEOUT or 300)")
     return parser
 
 
@@ -221,6 +228,10 @@ def _callbacks(args: argparse.Namespace):
 
 
 def _print_history(history, run_dir) -> None:
+    from rnnlab.distributed import is_main_process
+
+    if not is_main_process():  # one summary per job, from rank 0
+        return
     last = history.rows[-1] if history.rows else {}
     shown = ", ".join(f"{k}={v:.4f}" for k, v in last.items() if isinstance(v, float)
                       and k != "lr")
@@ -231,7 +242,9 @@ def _print_history(history, run_dir) -> None:
 
 
 def _setup(args: argparse.Namespace) -> None:
-    level = logging.WARNING if args.quiet else logging.INFO
+    from rnnlab.distributed import is_main_process
+
+    level = logging.WARNING if args.quiet or not is_main_process() else logging.INFO
     logging.basicConfig(level=level, format="%(message)s")
     if args.threads is not None:
         import torch
@@ -239,6 +252,16 @@ def _setup(args: argparse.Namespace) -> None:
         if args.threads < 1:
             raise RnnlabError(f"--threads={args.threads} must be at least 1")
         torch.set_num_threads(args.threads)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    """A train command here, under torchrun, or on --nproc local processes."""
+    from rnnlab.distributed import run_training
+
+    status = run_training(lambda: args.handler(args), nproc=args.nproc, argv=args.argv,
+                          timeout_s=args.dist_timeout, device=args.device,
+                          threads=args.threads)
+    return 0 if status is None else status
 
 
 def _cmd_tour(args: argparse.Namespace) -> int:
@@ -289,6 +312,10 @@ def _cmd_train_forecast(args: argparse.Namespace) -> int:
 
 
 def _print_forecast(scores: dict) -> None:
+    from rnnlab.distributed import is_main_process
+
+    if not is_main_process():
+        return
     print(f"held-out mse={scores['mse']:.5f} mae={scores['mae']:.5f}")
     for name, base in scores.get("baselines", {}).items():
         print(f"  baseline {name}: mse={base['mse']:.5f} mae={base['mae']:.5f}")
@@ -355,8 +382,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 on success)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         _setup(args)
+        if args.command == "train":
+            return _run_train(args)
         return args.handler(args)
     except RnnlabError as exc:
         if args.debug:

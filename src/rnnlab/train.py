@@ -15,6 +15,12 @@ and restores every RNG, so a resumed run ends with the same metrics as an unbrok
 Progress bars and printing are callbacks (``TqdmProgress``) that the CLI attaches;
 ``fit`` itself only logs.
 
+Under a process group of two or more processes (torchrun, ``rnnlab ... --nproc N``; see
+:mod:`rnnlab.distributed` and docs/distributed.md) ``fit`` is data-parallel: the model is
+wrapped in ``DistributedDataParallel``, ``batch_size`` is the global batch, each rank
+trains its slice of every global batch of the same permutation, metrics are summed over
+ranks, and only rank 0 writes files and runs callbacks. With one process nothing changes.
+
 Example:
     >>> x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
     >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
@@ -43,14 +49,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from rnnlab import distributed
 from rnnlab.checkpoint import NonFiniteError, fault_point, load_checkpoint, save_checkpoint
-from rnnlab.errors import (
-    CheckpointError,
-    ConfigError,
-    RnnlabError,
-    ShapeError,
-    TrainingError,
-    choice_error,
-)
+from rnnlab.errors import CheckpointError, ConfigError, ShapeError, TrainingError, choice_error
 from rnnlab.runs import RunDir
 from rnnlab.runtime import resolve_device
 
@@ -501,6 +500,10 @@ def fit(
             ``"fit"``, and in every checkpoint.
         overwrite: allow a fresh run in a folder that already holds a checkpoint.
 
+    Under a process group of 2+ processes every rank calls ``fit`` with the same arguments;
+    ``config.batch_size`` is then the global batch (it must divide by the world size) and
+    ``eval_batch_size`` a per-process one; callbacks run on rank 0 only.
+
     Returns:
         The ``History``. After an early stop with ``restore_best`` the model holds the best
         epoch's weights.
@@ -509,6 +512,8 @@ def fit(
         TrainingError: the loss (or a weight) became NaN or Inf; names epoch and step. The
             last checkpoint is left as it was.
         ConfigError: inconsistent arguments (unknown monitor, val_split with val_data, ...).
+        TrainingError: under a process group, another process died or stayed silent past
+            the timeout (the last checkpoint is kept).
     """
     if not isinstance(config, FitConfig):
         raise ConfigError(f"config must be a FitConfig, got {type(config).__name__}")
@@ -761,7 +766,7 @@ def _write(group, fn: Callable, *args) -> None:
     if group.is_main:
         try:
             fn(*args)
-        except RnnlabError as e:
+        except Exception as e:  # a full disk too: the others must not wait for a timeout
             error = e
     if not group.all_ok(error is None):
         raise error or TrainingError("process 0 could not write the run folder; see its "

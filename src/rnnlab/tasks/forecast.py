@@ -43,6 +43,7 @@ from rnnlab.data.series import (
     time_series,
     training_rng,
 )
+from rnnlab.distributed import is_main_process
 from rnnlab.errors import ConfigError, choice_error
 from rnnlab.models.forecaster import (
     Forecaster,
@@ -327,7 +328,8 @@ def train_forecast(
     model = Forecaster(config.model_config())
     run_config = {"task": TASK, "forecast": config.to_dict(),
                   "model": config.model_config().to_dict()}
-    if run_dir is not None:
+    main = is_main_process()  # under data-parallel training only rank 0 writes files
+    if run_dir is not None and main:
         run = RunDir(run_dir).create()
         run.save_json(SCALER, data.scaler.to_dict())
     history = fit(
@@ -342,7 +344,7 @@ def train_forecast(
         run_config=run_config,
         overwrite=overwrite,
     )
-    if run_dir is not None and evaluate:
+    if run_dir is not None and evaluate and main:
         evaluate_forecast(run_dir, device=config.device)
     return TrainedForecast(model=model, history=history, scaler=data.scaler, config=config)
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnlab.distributed import is_main_process
 from rnnlab.errors import ConfigError, ShapeError
 from rnnlab.models.text import KINDS, TextClassifier, TextModelConfig
 from rnnlab.runs import RunDir, load_weights, register_task
@@ -156,7 +157,7 @@ def loss_for(num_outputs: int):
     return nn.functional.cross_entropy
 
 
-def _pretrained(config: SentimentConfig, tokenizer: Tokenizer, run: RunDir):
+def _pretrained(config: SentimentConfig, tokenizer: Tokenizer, run: RunDir | None):
     if config.embedding == "none":
         return None, config.embedding_dim
     from rnnlab.embeddings import build_embedding_matrix, load_pretrained
@@ -164,7 +165,8 @@ def _pretrained(config: SentimentConfig, tokenizer: Tokenizer, run: RunDir):
     wv = load_pretrained(config.embedding)
     matrix, report = build_embedding_matrix(tokenizer.word_index, wv, config.num_words,
                                             word_counts=dict(tokenizer.word_counts))
-    run.save_json(COVERAGE, asdict(report))
+    if run is not None:
+        run.save_json(COVERAGE, asdict(report))
     logger.info("pre-trained vectors %s: %s", config.embedding, report)
     return matrix, matrix.shape[1]
 
@@ -187,7 +189,8 @@ def train_sentiment(config: SentimentConfig, fit_config: FitConfig, *, run_dir: 
     x_train = encode(tokenizer, train_texts, config.maxlen)
     x_val = encode(tokenizer, [texts[i] for i in val_idx], config.maxlen)
     y = torch.from_numpy(labels)
-    run = RunDir(run_dir).create()
+    main = is_main_process()  # under data-parallel training only rank 0 writes files
+    run = RunDir(run_dir).create() if main else None
     matrix, dim = _pretrained(config, tokenizer, run)
     model_config = TextModelConfig(
         kind=config.model, vocab_size=config.num_words, embedding_dim=dim,
@@ -197,7 +200,8 @@ def train_sentiment(config: SentimentConfig, fit_config: FitConfig, *, run_dir: 
         freeze_embedding=config.freeze and matrix is not None)
     torch.manual_seed(fit_config.seed)
     model = TextClassifier(model_config, matrix)
-    tokenizer.save(run.file(TOKENIZER))
+    if main:
+        tokenizer.save(run.file(TOKENIZER))
     run_config = {"task": "sentiment", "data": {**asdict(config), "classes": classes,
                                                 "train_size": len(train_idx),
                                                 "val_size": len(val_idx)},
