@@ -16,6 +16,7 @@ from rnnlab.embeddings import (
     load_word_vectors,
     save_word_vectors,
 )
+from rnnlab.losses import nce_loss, sampled_softmax_loss
 from rnnlab.models.classifier import BNMLP, BNMLPConfig, ClassifierConfig, SequenceClassifier
 from rnnlab.models.text import TextClassifier, TextModelConfig
 from rnnlab.rnn import (
@@ -29,6 +30,8 @@ from rnnlab.runs import RunDir, load_run, register_task
 from rnnlab.runtime import resolve_device, seed_everything
 from rnnlab.text import Tokenizer, pad_sequences
 from rnnlab.train import Callback, FitConfig, History, TqdmProgress, accuracy, evaluate, fit
+from rnnlab.vectors import analogy, evaluate_analogies, evaluate_word_pairs, most_similar
+from rnnlab.word2vec import Word2VecConfig, train_word2vec
 from rnnlab.wrappers import (
     DropoutWrapper,
     MultiRNNCell,
@@ -62,9 +65,11 @@ __all__ = [
     "TextModelConfig",
     "Tokenizer",
     "TqdmProgress",
+    "Word2VecConfig",
     "WordVectors",
     "__version__",
     "accuracy",
+    "analogy",
     "begin_sequence",
     "bidirectional_dynamic_rnn",
     "build_embedding_matrix",
@@ -73,6 +78,8 @@ __all__ = [
     "embedding_layer",
     "errors",
     "evaluate",
+    "evaluate_analogies",
+    "evaluate_word_pairs",
     "fit",
     "init_keras_",
     "load_checkpoint",
@@ -80,13 +87,17 @@ __all__ = [
     "load_pretrained",
     "load_run",
     "load_word_vectors",
+    "most_similar",
+    "nce_loss",
     "pad_sequences",
     "register_task",
     "resolve_device",
     "reverse_sequence",
+    "sampled_softmax_loss",
     "save_checkpoint",
     "save_word_vectors",
     "seed_everything",
     "stack_bidirectional_dynamic_rnn",
     "static_rnn",
+    "train_word2vec",
 ]

@@ -154,6 +154,54 @@ def build_parser() -> argparse.ArgumentParser:
     _fit_options(sentiment, epochs=10, batch_size=32, lr=1e-3, optimizer="rmsprop")
     sentiment.set_defaults(handler=_cmd_train_sentiment)
 
+    w2v = _common(sub.add_parser(
+        "word2vec", help="train word vectors (skip-gram or CBOW) on text files or folders",
+        description="Train word2vec on text files (one sentence or document per line, "
+                    ".gz allowed) or folders of .txt files, streamed; write the vectors in "
+                    "word2vec text or binary format."))
+    w2v.add_argument("corpus", nargs="+", metavar="CORPUS")
+    w2v.add_argument("--out", required=True, metavar="VECTORS", help="vector file to write")
+    w2v.add_argument("--binary", action="store_true", help="word2vec binary format")
+    w2v.add_argument("--model", choices=["skipgram", "cbow"], default="skipgram")
+    w2v.add_argument("--loss", choices=["neg", "nce", "sampled-softmax"], default="neg")
+    w2v.add_argument("--dim", type=int, default=100)
+    w2v.add_argument("--window", type=int, default=5)
+    w2v.add_argument("--negative", type=int, default=5, help="negative/noise samples (5)")
+    w2v.add_argument("--min-count", type=int, default=5)
+    w2v.add_argument("--max-vocab", type=int, default=None)
+    w2v.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold")
+    w2v.add_argument("--epochs", type=int, default=5)
+    w2v.add_argument("--alpha", type=float, default=0.025, help="initial learning rate")
+    w2v.add_argument("--workers", type=int, default=2)
+    w2v.add_argument("--deterministic", action="store_true",
+                     help="the same vectors whatever the number of workers")
+    w2v.set_defaults(handler=_cmd_word2vec)
+
+    vectors = sub.add_parser("vectors", help="use word vectors: neighbours, analogies, "
+                             "evaluation", description="Query and evaluate word vectors.")
+    vsub = vectors.add_subparsers(dest="action", metavar="ACTION", required=True)
+    near = _common(vsub.add_parser("neighbours", help="nearest words by cosine"))
+    near.add_argument("vectors_file", metavar="VECTORS")
+    near.add_argument("word")
+    near.add_argument("--topn", type=int, default=10)
+    near.set_defaults(handler=_cmd_neighbours)
+    ana = _common(vsub.add_parser("analogy", help="A is to B as C is to ? (B - A + C)"))
+    ana.add_argument("vectors_file", metavar="VECTORS")
+    ana.add_argument("a", metavar="A")
+    ana.add_argument("b", metavar="B")
+    ana.add_argument("c", metavar="C")
+    ana.add_argument("--method", choices=["3cosadd", "3cosmul"], default="3cosadd")
+    ana.add_argument("--topn", type=int, default=5)
+    ana.set_defaults(handler=_cmd_analogy)
+    ev = _common(vsub.add_parser("evaluate", help="analogy accuracy and word-pair Spearman"))
+    ev.add_argument("vectors_file", metavar="VECTORS")
+    ev.add_argument("--analogies", help="a questions-words.txt-format file")
+    ev.add_argument("--pairs", help="a WordSim353/SimLex-format file")
+    ev.add_argument("--restrict-vocab", type=int, default=30000,
+                    help="analogies: only the most frequent N words (30000, as gensim)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(handler=_cmd_vectors_evaluate)
+
     evaluate = _common(sub.add_parser(
         "evaluate", help="score a trained run on a data split",
         description="Loss and accuracy of a run folder's model on a split (test by default)."))
@@ -375,6 +423,63 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     else:
         for row in rows:
             print("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
+    return 0
+
+
+def _cmd_word2vec(args: argparse.Namespace) -> int:
+    from rnnlab.embeddings import save_word_vectors
+    from rnnlab.word2vec import TqdmWord2VecProgress, Word2VecConfig, train_word2vec
+
+    config = Word2VecConfig(
+        model=args.model, loss=args.loss, dim=args.dim, window=args.window,
+        negative=args.negative, min_count=args.min_count, max_vocab=args.max_vocab,
+        sample=args.sample, epochs=args.epochs, alpha=args.alpha, workers=args.workers,
+        seed=args.seed, deterministic=args.deterministic)
+    wv, history = train_word2vec(args.corpus, config,
+                                 progress=TqdmWord2VecProgress(quiet=args.quiet))
+    save_word_vectors(args.out, wv, binary=args.binary)
+    last = history[-1] if history else {}
+    print(f"{len(wv)} words x {wv.dim} dims -> {args.out}; final epoch loss "
+          f"{last.get('loss', float('nan')):.4f}")
+    return 0
+
+
+def _load_vectors(path: str):
+    from rnnlab.embeddings import load_pretrained
+
+    return load_pretrained(path)
+
+
+def _cmd_neighbours(args: argparse.Namespace) -> int:
+    from rnnlab.vectors import most_similar
+
+    for word, score in most_similar(_load_vectors(args.vectors_file), args.word,
+                                    topn=args.topn):
+        print(f"{word}\t{score:.4f}")
+    return 0
+
+
+def _cmd_analogy(args: argparse.Namespace) -> int:
+    from rnnlab.vectors import analogy
+
+    for word, score in analogy(_load_vectors(args.vectors_file), args.a, args.b, args.c,
+                               method=args.method, topn=args.topn):
+        print(f"{word}\t{score:.4f}")
+    return 0
+
+
+def _cmd_vectors_evaluate(args: argparse.Namespace) -> int:
+    from rnnlab.vectors import evaluate_vectors
+
+    if not (args.analogies or args.pairs):
+        raise RnnlabError("give --analogies FILE and/or --pairs FILE to evaluate against")
+    scores = evaluate_vectors(_load_vectors(args.vectors_file), args.analogies, args.pairs,
+                              restrict_vocab=args.restrict_vocab)
+    if args.json:
+        print(json.dumps(scores))
+    else:
+        for key, value in scores.items():
+            print(f"{key}: {value}")
     return 0
 
 

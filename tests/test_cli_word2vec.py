@@ -1,0 +1,45 @@
+"""``rnnlab word2vec`` and ``rnnlab vectors``, in-process, on a small generated corpus."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from rnnlab import cli
+from rnnlab.embeddings import load_word_vectors
+
+
+def test_word2vec_then_vectors_commands(tmp_path, capsys):
+    rng = random.Random(0)
+    animals, tools = ["cat", "dog", "cow", "pig"], ["saw", "drill", "hammer", "wrench"]
+    lines = [" ".join(rng.choices(group, k=8)) for _ in range(300)
+             for group in (animals, tools)]
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(lines))
+    out = tmp_path / "vectors.bin"
+    assert cli.main(["word2vec", str(corpus), "--out", str(out), "--binary", "--dim", "16",
+                     "--min-count", "1", "--epochs", "3", "--workers", "1", "--quiet"]) == 0
+    wv = load_word_vectors(out)
+    assert set(wv.words) == set(animals + tools) and wv.dim == 16
+    capsys.readouterr()
+
+    assert cli.main(["vectors", "neighbours", str(out), "cat", "--topn", "3"]) == 0
+    neighbours = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+    assert set(neighbours) <= set(animals)  # the planted clusters are learnt
+
+    assert cli.main(["vectors", "analogy", str(out), "cat", "dog", "saw", "--topn", "1"]) == 0
+    answer = capsys.readouterr().out.split("\t")[0]
+    assert answer in set(animals + tools) - {"cat", "dog", "saw"}  # never a question word
+
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("cat\tdog\t9\ncat\tsaw\t1\ndrill\tsaw\t8\ncow\thammer\t2\n")
+    assert cli.main(["vectors", "evaluate", str(out), "--pairs", str(pairs), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["pairs_spearman"] > 0.5
+
+
+def test_vectors_evaluate_needs_a_file(tmp_path, capsys):
+    path = tmp_path / "v.txt"
+    path.write_text("2 2\na 1 0\nb 0 1\n")
+    assert cli.main(["vectors", "evaluate", str(path)]) == 2
+    assert "--analogies" in capsys.readouterr().err
