@@ -33,9 +33,9 @@ CASES = {
                       embedding="glove-6b-50d", freeze=True, hidden=32, train_size=200),
                  dict(epochs=10, batch_size=32, optimizer="rmsprop", lr=1e-3)),
     # rnnlab's best: a bag of word and hashed-bigram embeddings (the fastText recipe).
-    "best": (dict(model="bag", maxlen=400, num_words=30000, embedding_dim=32,
-                  bigram_buckets=200_000, dropout=0.2),
-             dict(epochs=6, batch_size=64, optimizer="adam", lr=3e-3)),
+    "best": (dict(model="bag", maxlen=1000, num_words=50000, embedding_dim=16,
+                  bigram_buckets=500_000),
+             dict(epochs=10, batch_size=256, optimizer="adam", lr=5e-3)),
 }
 
 
