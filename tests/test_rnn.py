@@ -97,11 +97,8 @@ def _check(kind, B, T, F, H, layers, lengths, backend, time_major=True):
         assert_close(g, r, **TOL)
 
 
-BACKENDS_FOR = [(k, b) for k in KINDS for b in ("fused", "loop")] + [
-    ("lstm", "kernel"), ("lstm_proj", "kernel")]  # rnnlab's own kernel runs LSTMs only
-
-
-@pytest.mark.parametrize(("kind", "backend"), BACKENDS_FOR)
+@pytest.mark.parametrize("backend", ["fused", "kernel", "loop"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("layers", [1, 2])
 def test_dynamic_rnn_matches_pytorch_with_lengths(kind, layers, backend):
     lengths = torch.tensor([6, 2, 0, 6, 3, 1, 2])
@@ -119,7 +116,7 @@ def test_dynamic_rnn_matches_pytorch_without_lengths(kind, backend):
     B=st.integers(1, 6),
     T=st.integers(1, 7),
     layers=st.integers(1, 2),
-    backend=st.sampled_from(["auto", "fused", "loop"]),
+    backend=st.sampled_from(["auto", "fused", "kernel", "loop"]),
     data=st.data(),
 )
 def test_dynamic_rnn_random_shapes_and_lengths(kind, B, T, layers, backend, data):
@@ -218,7 +215,7 @@ def test_wrapped_cells_fused_equals_loop(make):
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "relu"])
 def test_packed_strategy_used_on_cuda_is_exact(kind):
-    """The CUDA strategy (packed sequences) checked here on the CPU against the loop."""
+    """PyTorch's exact path for lengths (packed; cuDNN's on the GPU) against the loop."""
     module = _torch_module(kind, 3, 4, 2)
     cell = rnnlab.cells_from_torch(module)
     x = torch.randn(5, 6, 3, dtype=torch.float64)
@@ -231,10 +228,10 @@ def test_packed_strategy_used_on_cuda_is_exact(kind):
     assert_close(rnn_module._from_fused_hx(spec, final), ref_state, **TOL)
 
 
-def test_gradcheck_through_both_backends_with_lengths():
+def test_gradcheck_through_every_backend_with_lengths():
     for cell in (rnnlab.GRUCell(2, 2).double(), rnnlab.LSTMCell(2, 2).double()):
         x = torch.randn(3, 4, 2, dtype=torch.float64, requires_grad=True)
-        for backend in ("fused", "loop"):
+        for backend in ("fused", "kernel", "loop"):
             def f(x, backend=backend, cell=cell):
                 out, _ = rnnlab.dynamic_rnn(cell, x, sequence_length=[4, 2, 0],
                                             backend=backend)
@@ -274,8 +271,9 @@ def test_bad_inputs_and_backends_are_refused():
         rnnlab.dynamic_rnn(cell, torch.zeros(2, 4, 5))
     with pytest.raises(ConfigError, match="backend='fused' cannot run LSTMCell"):
         rnnlab.dynamic_rnn(cell, torch.zeros(2, 4, 3), backend="fused")
-    with pytest.raises(ConfigError, match="backend='kernel' runs LSTMCell"):
-        rnnlab.dynamic_rnn(rnnlab.GRUCell(3, 4), torch.zeros(2, 4, 3), backend="kernel")
+    softsign = rnnlab.BasicRNNCell(3, 4, activation=torch.nn.functional.softsign)
+    with pytest.raises(ConfigError, match="backend='kernel' runs tanh/relu"):
+        rnnlab.dynamic_rnn(softsign, torch.zeros(2, 4, 3), backend="kernel")
     with pytest.raises(ConfigError, match="'cudnn'"):
         rnnlab.dynamic_rnn(cell, torch.zeros(2, 4, 3), backend="cudnn")
     with pytest.raises(ShapeError, match=r"initial_state\[1\] .* \(2, 4\)"):

@@ -13,43 +13,38 @@ sequences give, so results match ``nn.RNN``/``nn.LSTM``/``nn.GRU`` on packed inp
   BasicRNNCell, LSTMCell without peepholes or clipping, GRUCell, stacks of one kind,
   optionally wrapped in OutputProjectionWrapper / ResidualWrapper, or a DropoutWrapper
   in eval mode.
-* ``"kernel"`` runs LSTM cells of every variant (peepholes, clipping, projection) on
-  rnnlab's own sequence kernel (:mod:`rnnlab._lstm_kernel`): one autograd node per
-  layer with a hand-written backward, exact per-sequence lengths at the cost of the
-  valid steps only.
+* ``"kernel"`` runs the same cells, and LSTMs of every variant (peepholes, clipping,
+  projection), on rnnlab's own sequence kernels (:mod:`rnnlab._lstm_kernel`,
+  :mod:`rnnlab._rnn_kernel`): one autograd node per layer with a hand-written
+  backward, which works only on each sequence's valid steps.
 
-``"auto"`` (the default) picks, in order: PyTorch's kernels for a fusable cell without
-lengths (or on CUDA, where cuDNN takes packed sequences natively); rnnlab's LSTM
-kernel for an LSTM with lengths on the CPU or with peepholes/clipping; PyTorch's
-kernels for the other fusable cells with lengths; else the loop.
+``"auto"`` (the default) picks PyTorch's kernels for a fusable cell without lengths (and
+on CUDA, where cuDNN takes packed sequences natively); rnnlab's kernels for lengths on
+the CPU and for LSTMs with peepholes or clipping; the loop for everything else.
 
-How the fused backend honours ``sequence_length`` without packing. Packed sequences are
-exact but slow on CPU (their backward grows about quadratically with T), so instead the
-batch is sorted by length and run segment by segment, each segment a plain fused call
-over the sequences still running, its final state carried into the next::
+Why not PyTorch's packed sequences on the CPU? They are exact but slow there (measured
+2x to 75x slower than unpacked, growing with T; see BENCHMARKS.md). rnnlab's kernels
+instead sort the batch by length once, so at step t only the first n_t sequences are
+computed, each a contiguous slice, and each sequence's final state is taken when it ends::
 
-    length            t=0 1 2 3 4 5         segments: [0,2) all 4 sequences
-    seq a  5          x x x x x . |               [2,3) a, b, c
-    seq b  3          x x x . . . |               [3,5) a
-    seq c  3          x x x . . . |         finals: d at t=2, b and c at t=3, a at t=5
-    seq d  2          x x . . . . |
-
-Padding is never read, no work is spent on it, and each sequence's final state is
-taken when its segment ends.
+    length        t=0 1 2 3 4       rows computed at step t: n_t = 4 4 3 3 1
+    seq a  5      x x x x x
+    seq b  4      x x x x .         padding is never read, no work is spent on it
+    seq c  3      x x x . .
+    seq d  2      x x . . .
 """
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab._lstm_kernel import lstm_sequence
+from rnnlab._rnn_kernel import rnn_sequence
 from rnnlab.cells import FusedSpec, RNNCellBase
 from rnnlab.errors import ConfigError, ShapeError, choice_error
 from rnnlab.wrappers import begin_sequence
@@ -147,16 +142,16 @@ def dynamic_rnn(
             "tanh/relu BasicRNNCell, an LSTMCell without peepholes or clipping, a GRUCell, or "
             "a stack of one of these; use backend='auto', 'kernel' (LSTM) or 'loop'"
         )
-    if backend == "kernel" and (spec is None or spec.mode != "LSTM"):
-        raise ConfigError(f"backend='kernel' runs LSTMCell (and stacks of them); got "
-                          f"{type(cell).__name__}; use backend='auto' or 'loop'")
+    if backend == "kernel" and spec is None:
+        raise ConfigError(f"backend='kernel' runs tanh/relu BasicRNNCell, GRUCell, LSTMCell "
+                          f"and stacks of one of them; got {type(cell).__name__}; use "
+                          "backend='auto' or 'loop'")
     if spec is None:
         steps, state = _loop(cell, x.unbind(0), state, lengths)
         outputs = torch.stack(steps, 0)  # (T, B, O)
     else:
-        use_kernel = spec.mode == "LSTM" and (
-            backend == "kernel" or (backend == "auto" and (
-                not spec.torch_fusable or (lengths is not None and not x.is_cuda))))
+        use_kernel = backend == "kernel" or (backend == "auto" and (
+            not spec.torch_fusable or (lengths is not None and not x.is_cuda)))
         outputs, state = _fused(spec, x, state, lengths, cell.training, use_kernel)
     return (outputs if time_major else outputs.transpose(0, 1)), state
 
@@ -389,17 +384,13 @@ def _fused(spec: FusedSpec, x: Tensor, state, lengths: Tensor | None, train: boo
            use_kernel: bool = False):
     """Run a fused spec over x: (T, B, F); returns outputs (T, B, O) and the cell state."""
     if use_kernel:
-        outputs, state = _lstm_kernel(spec, x, state, lengths)
+        outputs, state = _kernel(spec, x, state, lengths)
         return _apply_output_fn(spec, outputs, x, lengths), state
     hx = _to_fused_hx(spec, state)
     if lengths is None:
         outputs, hx = _fused_call(spec, x, hx, train)
-    elif x.is_cuda:
-        outputs, hx = _fused_packed(spec, x, hx, lengths, train)
-    elif spec.mode == "LSTM":
-        outputs, hx = _fused_segments(spec, x, hx, lengths, train)
     else:
-        outputs, hx = _fused_buckets(spec, x, hx, lengths, train)
+        outputs, hx = _fused_packed(spec, x, hx, lengths, train)
     return _apply_output_fn(spec, outputs, x, lengths), _from_fused_hx(spec, hx)
 
 
@@ -413,14 +404,22 @@ def _apply_output_fn(spec: FusedSpec, outputs: Tensor, x: Tensor, lengths: Tenso
     return outputs
 
 
-def _lstm_kernel(spec: FusedSpec, x: Tensor, state, lengths: Tensor | None):
-    """rnnlab's LSTM sequence kernel, one call per layer; returns outputs and cell state."""
+_KERNEL_MODES = {"RNN_TANH": "tanh", "RNN_RELU": "relu", "GRU": "gru"}
+
+
+def _kernel(spec: FusedSpec, x: Tensor, state, lengths: Tensor | None):
+    """rnnlab's sequence kernels, one call per layer; returns outputs and the cell state."""
     layers = state if spec.stacked else (state,)
+    options = spec.lstm_options or (None,) * len(spec.weights)
     finals = []
-    for (h0, c0), weights, options in zip(layers, spec.weights, spec.lstm_options, strict=True):
-        x, h, c = lstm_sequence(x, h0, c0, lengths, *weights[:4],
-                                weight_hr=weights[4] if len(weights) > 4 else None, **options)
-        finals.append((h, c))
+    for s0, weights, extra in zip(layers, spec.weights, options, strict=True):
+        if spec.mode == "LSTM":
+            x, h, c = lstm_sequence(x, *s0, lengths, *weights[:4],
+                                    weight_hr=weights[4] if len(weights) > 4 else None, **extra)
+            finals.append((h, c))
+        else:
+            x, h = rnn_sequence(x, s0, lengths, *weights, mode=_KERNEL_MODES[spec.mode])
+            finals.append(h)
     return x, (tuple(finals) if spec.stacked else finals[0])
 
 
@@ -429,110 +428,8 @@ def _valid_mask(lengths: Tensor, T: int) -> Tensor:
     return torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]
 
 
-class _Sorted:
-    """A batch sorted by length, longest first, and the permutation to undo it."""
-
-    def __init__(self, lengths: Tensor, device):
-        self.lengths = lengths.tolist()
-        B = len(self.lengths)
-        order = sorted(range(B), key=lambda b: -self.lengths[b])  # stable
-        self.perm = torch.tensor(order, device=device, dtype=torch.int64)
-        self.inverse = torch.empty_like(self.perm)
-        self.inverse[self.perm] = torch.arange(B, device=device)
-        self.sorted = [self.lengths[b] for b in order]
-        self.max = self.sorted[0] if B else 0
-
-    def running_after(self, t: int) -> int:
-        """How many sequences are longer than t."""
-        return sum(n > t for n in self.sorted)
-
-
-def _pad_time(outputs: Tensor, T: int) -> Tensor:
-    return F.pad(outputs, (0, 0, 0, 0, 0, T - outputs.shape[0]))
-
-
-def _fused_segments(spec: FusedSpec, x: Tensor, hx, lengths: Tensor, train: bool):
-    """Exact lengths, one fused call per distinct length over the sequences still running."""
-    T, B = x.shape[0], x.shape[1]
-    srt = _Sorted(lengths, x.device)
-    x_sorted = x.index_select(1, srt.perm)[: srt.max]  # (T', B, F)
-    hx_sorted = _map(lambda h: h.index_select(1, srt.perm), hx)  # (L, B, H)
-    ends = sorted({n for n in srt.sorted if n > 0})
-    running = srt.running_after(0)
-    chunks, finished = [], []
-    carry = hx_sorted
-    # One split up front: slicing x per segment would make each slice's backward
-    # materialise a gradient the size of all of x (quadratic in the number of segments).
-    pieces = torch.split(x_sorted, [b - a for a, b in zip([0, *ends], ends, strict=False)])
-    for end, piece in zip(ends, pieces, strict=True):
-        out, carry = _fused_call(
-            spec, piece[:, :running], _map(lambda h, r=running: h[:, :r], carry), train)
-        chunks.append(F.pad(out, (0, 0, 0, B - running)))  # (end - start, B, H)
-        still = srt.running_after(end)
-        finished.append(_map(lambda h, s=still, r=running: h[:, s:r], carry))
-        running = still
-    # Sequences of length 0 keep their initial state.
-    finished.append(_map(lambda h: h[:, srt.running_after(0):], hx_sorted))
-    # `finished` runs from the shortest sequences to the longest, then the empty ones;
-    # in sorted order the longest come first.
-    parts = [*reversed(finished[:-1]), finished[-1]]
-    final = _map(lambda *hs: torch.cat(hs, dim=1).index_select(1, srt.inverse), *parts)
-    if chunks:
-        outputs = _pad_time(torch.cat(chunks, 0), T).index_select(1, srt.inverse)
-    else:
-        outputs = x.new_zeros(T, B, spec.proj_size or spec.num_units)
-    return outputs, final
-
-
-def _bucket_ends(sorted_lengths: list[int], max_buckets: int) -> list[int]:
-    distinct = sorted({n for n in sorted_lengths if n > 0})
-    if len(distinct) <= max_buckets:
-        return distinct
-    m = len(distinct)
-    return sorted({distinct[round(j * m / max_buckets) - 1] for j in range(1, max_buckets + 1)})
-
-
-def _fused_buckets(spec: FusedSpec, x: Tensor, hx: Tensor, lengths: Tensor, train: bool,
-                   max_buckets: int = 8):
-    """Exact lengths for cells whose state is their output (tanh/relu RNN, GRU).
-
-    A sequence's final state is its output at its last valid step, so sequences may run
-    past their end inside a bucket and the state is read back from the outputs: a few
-    calls over length buckets instead of one per distinct length. Layers run one at a
-    time, since the multi-layer kernel returns only the top layer's outputs.
-    """
-    T, B = x.shape[0], x.shape[1]
-    srt = _Sorted(lengths, x.device)
-    ends = _bucket_ends(srt.sorted, max_buckets)
-    widths = [b - a for a, b in zip([0, *ends], ends, strict=False)]
-    sorted_lengths = lengths.index_select(0, srt.perm)
-    valid = _valid_mask(sorted_lengths, srt.max)[..., None]  # (T', B, 1)
-    last = (sorted_lengths - 1).clamp(min=0)[None, :, None]  # (1, B, 1)
-    inputs = x.index_select(1, srt.perm)[: srt.max]  # (T', B, F)
-    finals = []
-    for layer, weights in enumerate(spec.weights):
-        layer_spec = dataclasses.replace(spec, weights=(weights,), stacked=False)
-        h0 = hx[layer].index_select(0, srt.perm)  # (B, H)
-        h, running, chunks = h0, srt.running_after(0), []
-        for end, piece in zip(ends, torch.split(inputs, widths), strict=True):
-            out, h = _fused_call(layer_spec, piece[:, :running], h[None, :running], train)
-            h = h[0]
-            chunks.append(F.pad(out, (0, 0, 0, B - running)))
-            running = srt.running_after(end)
-        if chunks:
-            outputs = torch.cat(chunks, 0)  # (T', B, H); garbage past some lengths
-            final = outputs.gather(0, last.expand(1, B, outputs.shape[-1]))[0]
-            final = torch.where(sorted_lengths[:, None] > 0, final, h0)
-            inputs = outputs.masked_fill(~valid, 0.0)
-        else:
-            final, inputs = h0, x.new_zeros(0, B, spec.num_units)
-        finals.append(final)
-    outputs = _pad_time(inputs, T).index_select(1, srt.inverse)
-    return outputs, torch.stack(finals).index_select(1, srt.inverse)
-
-
 def _fused_packed(spec: FusedSpec, x: Tensor, hx, lengths: Tensor, train: bool):
-    """Exact lengths through packed sequences: cuDNN handles them natively on the GPU."""
+    """Exact lengths on PyTorch's kernels via packed sequences (cuDNN's native way)."""
     T, B = x.shape[0], x.shape[1]
     nonempty = (lengths > 0).nonzero().flatten()
     if nonempty.numel() == 0:

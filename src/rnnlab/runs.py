@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rnnlab._fs import fsync_dir
 from rnnlab.errors import ConfigError, DataError, DataNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -104,18 +105,9 @@ def atomic_write_bytes(
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
     hook("after_replace")
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
 
-
-def _fsync_dir(folder: Path) -> None:
-    # Some filesystems (and Windows) cannot open a folder; the rename is still atomic there.
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _json_safe(obj: Any) -> Any:

@@ -106,72 +106,15 @@ class MultiRNNCell(RNNCellBase):
                                    uniform=uniform)
 
 
-class OutputProjectionWrapper(RNNCellBase):
-    """Adds a linear projection of the cell's output at each step (the state is untouched).
+class _Wrapper(RNNCellBase):
+    """A cell around a cell: same state, and outputs mapped step by step by ``_map``.
 
-    This is the notebook's way to turn a 100-unit RNN into a 1-value forecaster without
-    reshaping. Projecting every step inside the loop computes the same function as one
-    ``nn.Linear`` over the stacked outputs (B*T, H); :func:`rnnlab.rnn.dynamic_rnn` runs
-    it that second, faster way when the inner cell is fused.
-
-    Args:
-        cell: the wrapped cell.
-        output_size: size of the projected output.
-    """
-
-    def __init__(self, cell: RNNCellBase, output_size: int):
-        super().__init__()
-        if not isinstance(output_size, int) or output_size <= 0:
-            raise ConfigError(f"output_size={output_size!r} must be a positive int")
-        self.cell = cell
-        self.projection = nn.Linear(cell.output_size, output_size)
-        self.input_size = cell.input_size
-        self.num_units = cell.num_units
-
-    @property
-    def state_size(self):
-        return self.cell.state_size
-
-    @property
-    def output_size(self) -> int:
-        return self.projection.out_features
-
-    def zero_state(self, batch_size: int, dtype=None, device=None):
-        return self.cell.zero_state(batch_size, dtype, device)
-
-    def forward(self, x: Tensor, state=None):
-        """One step: ``(projection(output), state)`` of the wrapped cell."""
-        out, state = self.cell(x, state)
-        return self.projection(out), state
-
-    def fused_spec(self) -> FusedSpec | None:
-        spec = self.cell.fused_spec()
-        if spec is None:
-            return None
-        inner = spec.output_fn
-
-        def project(outputs: Tensor, inputs: Tensor) -> Tensor:
-            if inner is not None:
-                outputs = inner(outputs, inputs)
-            return self.projection(outputs)
-
-        return dataclasses.replace(spec, output_fn=project)
-
-
-class ResidualWrapper(RNNCellBase):
-    """Adds the step's input to the cell's output: ``output = x + cell(x)``.
-
-    Args:
-        cell: the wrapped cell; its input_size must equal its output_size.
+    Because the map is applied per step, it can also be applied once to the stacked
+    outputs of a fused run, which is how wrapped cells keep PyTorch's fused kernels.
     """
 
     def __init__(self, cell: RNNCellBase):
         super().__init__()
-        if cell.input_size != cell.output_size:
-            raise ConfigError(
-                f"ResidualWrapper needs input_size == output_size; got {cell.input_size} "
-                f"and {cell.output_size}"
-            )
         self.cell = cell
         self.input_size = cell.input_size
         self.num_units = cell.num_units
@@ -187,10 +130,13 @@ class ResidualWrapper(RNNCellBase):
     def zero_state(self, batch_size: int, dtype=None, device=None):
         return self.cell.zero_state(batch_size, dtype, device)
 
+    def _map(self, outputs: Tensor, inputs: Tensor) -> Tensor:
+        return outputs
+
     def forward(self, x: Tensor, state=None):
-        """One step: ``(x + output, state)`` of the wrapped cell."""
+        """One step of the wrapped cell, its output mapped: ``(map(output, x), state)``."""
         out, state = self.cell(x, state)
-        return x + out, state
+        return self._map(out, x), state
 
     def fused_spec(self) -> FusedSpec | None:
         spec = self.cell.fused_spec()
@@ -198,15 +144,61 @@ class ResidualWrapper(RNNCellBase):
             return None
         inner = spec.output_fn
 
-        def residual(outputs: Tensor, inputs: Tensor) -> Tensor:
+        def mapped(outputs: Tensor, inputs: Tensor) -> Tensor:
             if inner is not None:
                 outputs = inner(outputs, inputs)
-            return inputs + outputs
+            return self._map(outputs, inputs)
 
-        return dataclasses.replace(spec, output_fn=residual)
+        return dataclasses.replace(spec, output_fn=mapped)
 
 
-class DropoutWrapper(RNNCellBase):
+class OutputProjectionWrapper(_Wrapper):
+    """Adds a linear projection of the cell's output at each step (the state is untouched).
+
+    This is the notebook's way to turn a 100-unit RNN into a 1-value forecaster without
+    reshaping. Projecting every step inside the loop computes the same function as one
+    ``nn.Linear`` over the stacked outputs (B*T, H); :func:`rnnlab.rnn.dynamic_rnn` runs
+    it that second, faster way when the inner cell is fused.
+
+    Args:
+        cell: the wrapped cell.
+        output_size: size of the projected output.
+    """
+
+    def __init__(self, cell: RNNCellBase, output_size: int):
+        super().__init__(cell)
+        if not isinstance(output_size, int) or output_size <= 0:
+            raise ConfigError(f"output_size={output_size!r} must be a positive int")
+        self.projection = nn.Linear(cell.output_size, output_size)
+
+    @property
+    def output_size(self) -> int:
+        return self.projection.out_features
+
+    def _map(self, outputs: Tensor, inputs: Tensor) -> Tensor:
+        return self.projection(outputs)
+
+
+class ResidualWrapper(_Wrapper):
+    """Adds the step's input to the cell's output: ``output = x + cell(x)``.
+
+    Args:
+        cell: the wrapped cell; its input_size must equal its output_size.
+    """
+
+    def __init__(self, cell: RNNCellBase):
+        if cell.input_size != cell.output_size:
+            raise ConfigError(
+                f"ResidualWrapper needs input_size == output_size; got {cell.input_size} "
+                f"and {cell.output_size}"
+            )
+        super().__init__(cell)
+
+    def _map(self, outputs: Tensor, inputs: Tensor) -> Tensor:
+        return inputs + outputs
+
+
+class DropoutWrapper(_Wrapper):
     """Dropout on a cell's inputs, outputs and state, with TF1's semantics.
 
     Kept units are scaled by ``1 / keep_prob``. Dropout is active in training mode only
@@ -234,7 +226,7 @@ class DropoutWrapper(RNNCellBase):
         state_keep_prob: float = 1.0,
         variational_recurrent: bool = False,
     ):
-        super().__init__()
+        super().__init__(cell)
         for name, p in (
             ("input_keep_prob", input_keep_prob),
             ("output_keep_prob", output_keep_prob),
@@ -242,25 +234,11 @@ class DropoutWrapper(RNNCellBase):
         ):
             if not 0.0 < p <= 1.0:
                 raise ConfigError(f"{name}={p!r} must be in (0, 1]")
-        self.cell = cell
         self.input_keep_prob = float(input_keep_prob)
         self.output_keep_prob = float(output_keep_prob)
         self.state_keep_prob = float(state_keep_prob)
         self.variational_recurrent = variational_recurrent
-        self.input_size = cell.input_size
-        self.num_units = cell.num_units
         self._masks: dict[str, object] = {}
-
-    @property
-    def state_size(self):
-        return self.cell.state_size
-
-    @property
-    def output_size(self) -> int:
-        return self.cell.output_size
-
-    def zero_state(self, batch_size: int, dtype=None, device=None):
-        return self.cell.zero_state(batch_size, dtype, device)
 
     def begin_sequence(self) -> None:
         """Forget the variational masks, so the next step draws new ones."""

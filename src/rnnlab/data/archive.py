@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from rnnlab._fs import fsync_dir
 from rnnlab.errors import ConfigError, DataError, UnsafeArchiveError
 
 __all__ = ["safe_extract"]
@@ -287,22 +288,8 @@ def safe_extract(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     logger.info(
         "extracted %d members (%d bytes) from %s to %s", len(selected), total, archive, dest
     )
     return dest
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

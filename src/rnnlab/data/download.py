@@ -24,6 +24,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from rnnlab._fs import fsync_dir
 from rnnlab.errors import ConfigError, DownloadError
 
 __all__ = ["cache_dir", "fetch", "sha256_file"]
@@ -185,20 +186,6 @@ def fetch(
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     logger.info("downloaded %s to %s (%d bytes, sha256 verified)", url, dest, size)
     return dest
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename durable; a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
