@@ -32,6 +32,10 @@ CASES = {
     "glove200": (dict(model="glove-flatten", maxlen=100, num_words=10000,
                       embedding="glove-6b-50d", freeze=True, hidden=32, train_size=200),
                  dict(epochs=10, batch_size=32, optimizer="rmsprop", lr=1e-3)),
+    # The same 200 reviews and frozen GloVe, averaged (a bag of vectors) instead of flattened.
+    "glove200-bag": (dict(model="bag", maxlen=400, num_words=10000, embedding="glove-6b-50d",
+                          freeze=True, train_size=200),
+                     dict(epochs=40, batch_size=32, optimizer="adam", lr=1e-2)),
     # rnnlab's best: a bag of word and hashed-bigram embeddings (the fastText recipe).
     "best": (dict(model="bag", maxlen=1000, num_words=50000, embedding_dim=16,
                   bigram_buckets=500_000),

@@ -65,7 +65,7 @@ def run_case(cell: str, T: int, impl: str, lengths_kind: str, repeats: int) -> d
             outs, _ = rnnlab.static_rnn(module, list(x.unbind(1)), sequence_length=lengths)
             torch.stack(outs, 1).sum().backward()
     else:
-        backend = {"dynamic": "auto", "dynamic_loop": "loop"}[impl]
+        backend = {"dynamic": "auto", "dynamic_loop": "loop", "dynamic_kernel": "kernel"}[impl]
 
         def step():
             out, _ = rnnlab.dynamic_rnn(module, x, sequence_length=lengths, backend=backend)
@@ -88,6 +88,7 @@ CASES = [
     *[(c, "dynamic", "uniform") for c in ("rnn", "lstm", "gru")],
     *[(c, "dynamic", "skewed") for c in ("rnn", "lstm", "gru")],
     *[(c, "torch_packed", "uniform") for c in ("rnn", "lstm", "gru")],
+    *[(c, "dynamic_kernel", "none") for c in ("rnn", "lstm", "gru")],
     ("rnn", "static", "none"),
     ("lstm", "static", "none"),
     ("lstm", "dynamic_loop", "none"),
@@ -109,6 +110,9 @@ def main() -> None:
     parser.add_argument("--case", nargs=5, metavar=("CELL", "T", "IMPL", "LENGTHS", "REPEATS"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--packed-up-to", type=int, default=100, metavar="T",
+                        help="time PyTorch's packed sequences only up to this T (at T=1000 "
+                             "one step takes over a minute)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     import torch
@@ -124,7 +128,8 @@ def main() -> None:
     print(f"{'T':>5} {'cell':<14} {'impl':<13} {'lengths':<8} {'ms':>9} {'peak MiB':>9}")
     for T in (28,) if args.quick else (28, 100, 1000):
         for cell, impl, lengths_kind in CASES:
-            if impl == "static" and T == 1000 and cell == "lstm":
+            if (impl == "static" and T == 1000 and cell == "lstm") or (
+                    impl == "torch_packed" and args.packed_up_to < T):
                 continue
             r = _spawn(cell, T, impl, lengths_kind, args.threads)
             results[f"{T}/{cell}/{impl}/{lengths_kind}"] = r
@@ -140,11 +145,13 @@ def main() -> None:
             fused = ratio(f"{T}/{cell}/dynamic/none", f"{T}/{cell}/torch/none")
             lens = ratio(f"{T}/{cell}/dynamic/uniform", f"{T}/{cell}/dynamic/none")
             skew = ratio(f"{T}/{cell}/dynamic/skewed", f"{T}/{cell}/dynamic/none")
-            packed = ratio(f"{T}/{cell}/torch_packed/uniform", f"{T}/{cell}/torch/none")
+            packed = (ratio(f"{T}/{cell}/torch_packed/uniform", f"{T}/{cell}/torch/none")
+                      if f"{T}/{cell}/torch_packed/uniform" in results else float("nan"))
+            kernel = ratio(f"{T}/{cell}/dynamic_kernel/none", f"{T}/{cell}/torch/none")
             target = "<= 1.00" if T == 28 else "<= 0.65"
             print(f"T={T:<5} {cell:<5} dynamic/torch {fused:5.2f} [<= 1.10]   "
                   f"lengths/none {lens:5.2f} [{target}]   skewed/none {skew:5.2f}   "
-                  f"torch packed/unpacked {packed:5.2f}")
+                  f"torch packed/unpacked {packed:5.2f}   kernel/torch {kernel:5.2f}")
         peep = ratio(f"{T}/lstm_peephole/dynamic/none", f"{T}/lstm/dynamic/none")
         print(f"T={T:<5} looped peephole LSTM / fused LSTM {peep:5.2f} "
               f"[{'<= 3.00' if T == 28 else 'report'}]")

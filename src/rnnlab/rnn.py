@@ -149,10 +149,18 @@ def dynamic_rnn(
     if spec is None:
         steps, state = _loop(cell, x.unbind(0), state, lengths)
         outputs = torch.stack(steps, 0)  # (T, B, O)
+    elif backend == "kernel" or (backend == "auto" and (
+            not spec.torch_fusable or (lengths is not None and not x.is_cuda))):
+        outputs, state = _kernel(spec, x, state, lengths)
+        outputs = _apply_output_fn(spec, outputs, x, lengths)
+    elif lengths is None:
+        # PyTorch's kernels read the caller's layout directly, exactly as nn.LSTM calls them.
+        hx = _to_fused_hx(spec, state)
+        outputs, hx = _fused_call(spec, inputs, hx, cell.training, batch_first=not time_major)
+        return _apply_output_fn(spec, outputs, inputs, None), _from_fused_hx(spec, hx)
     else:
-        use_kernel = backend == "kernel" or (backend == "auto" and (
-            not spec.torch_fusable or (lengths is not None and not x.is_cuda)))
-        outputs, state = _fused(spec, x, state, lengths, cell.training, use_kernel)
+        outputs, hx = _fused_packed(spec, x, _to_fused_hx(spec, state), lengths, cell.training)
+        outputs, state = _apply_output_fn(spec, outputs, x, lengths), _from_fused_hx(spec, hx)
     return (outputs if time_major else outputs.transpose(0, 1)), state
 
 
@@ -348,11 +356,12 @@ _KERNELS = {"RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu,
             "GRU": torch._VF.gru, "LSTM": torch._VF.lstm}
 
 
-def _fused_call(spec: FusedSpec, x: Tensor, hx, train: bool):
-    """One call of PyTorch's fused kernel; x: (T, B, F), hx: (L, B, H) or a pair for LSTM."""
+def _fused_call(spec: FusedSpec, x: Tensor, hx, train: bool, batch_first: bool = False):
+    """One call of PyTorch's fused kernel; x: (T, B, F) (or (B, T, F) when batch_first),
+    hx: (L, B, H), or a pair of them for an LSTM."""
     # These are the exact kernels nn.RNN/nn.LSTM/nn.GRU.forward call, fed our parameters.
     flat = [w for layer in spec.weights for w in layer]
-    args = (flat, True, len(spec.weights), 0.0, train, False, False)
+    args = (flat, True, len(spec.weights), 0.0, train, False, batch_first)
     with warnings.catch_warnings():
         # cuDNN warns that separately allocated weights get compacted per call; expected.
         warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
@@ -378,20 +387,6 @@ def _from_fused_hx(spec: FusedSpec, hx):
     else:
         layers = tuple(hx.unbind(0))
     return layers if spec.stacked else layers[0]
-
-
-def _fused(spec: FusedSpec, x: Tensor, state, lengths: Tensor | None, train: bool,
-           use_kernel: bool = False):
-    """Run a fused spec over x: (T, B, F); returns outputs (T, B, O) and the cell state."""
-    if use_kernel:
-        outputs, state = _kernel(spec, x, state, lengths)
-        return _apply_output_fn(spec, outputs, x, lengths), state
-    hx = _to_fused_hx(spec, state)
-    if lengths is None:
-        outputs, hx = _fused_call(spec, x, hx, train)
-    else:
-        outputs, hx = _fused_packed(spec, x, hx, lengths, train)
-    return _apply_output_fn(spec, outputs, x, lengths), _from_fused_hx(spec, hx)
 
 
 def _apply_output_fn(spec: FusedSpec, outputs: Tensor, x: Tensor, lengths: Tensor | None):
