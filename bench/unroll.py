@@ -1,8 +1,9 @@
 """Forward+backward time and peak memory of rnnlab's unrollers against raw ``torch.nn``.
 
-Each case runs in a fresh subprocess, which reports its best time over a few repeats
-and its peak resident memory (``ru_maxrss``; PyTorch keeps no CPU allocator
-statistics). Ratios compare cases of one run, since the machine is shared and noisy.
+Times: every case of one T is built in this process and run once per round, in turn, for
+several rounds; each case's best round counts, so load bursts on a shared machine hit all
+cases alike. Peak memory: each case runs again in a fresh subprocess, which reports its
+``ru_maxrss`` (PyTorch keeps no CPU allocator statistics).
 
     python bench/unroll.py                 # full table (about 5 minutes on 2 cores)
     python bench/unroll.py --quick         # T=28 only
@@ -30,8 +31,8 @@ def _lengths(kind: str, T: int, gen):
     return torch.where(torch.rand(B, generator=gen) < 0.2, torch.full_like(short, T), short)
 
 
-def run_case(cell: str, T: int, impl: str, lengths_kind: str, repeats: int) -> dict:
-    """Time one case in this process; returns seconds per forward+backward and peak RSS."""
+def make_step(cell: str, T: int, impl: str, lengths_kind: str):
+    """The forward+backward of one case, as a function of no arguments."""
     import torch
 
     import rnnlab
@@ -71,6 +72,12 @@ def run_case(cell: str, T: int, impl: str, lengths_kind: str, repeats: int) -> d
             out, _ = rnnlab.dynamic_rnn(module, x, sequence_length=lengths, backend=backend)
             out.sum().backward()
 
+    return step
+
+
+def run_case(cell: str, T: int, impl: str, lengths_kind: str, repeats: int) -> dict:
+    """Time one case alone in this process; returns seconds and peak RSS (ru_maxrss)."""
+    step = make_step(cell, T, impl, lengths_kind)
     step()  # warm-up
     times = []
     for _ in range(repeats):
@@ -79,6 +86,24 @@ def run_case(cell: str, T: int, impl: str, lengths_kind: str, repeats: int) -> d
         times.append(time.perf_counter() - start)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": min(times), "peak_mib": peak_mib}
+
+
+def time_interleaved(cases, T: int, rounds: int) -> dict:
+    """Best time of each case over rounds that run every case once, in turn.
+
+    Cases compared by a ratio run side by side in every round, so a burst of load on this
+    shared machine hits all of them instead of skewing one.
+    """
+    steps = {case: make_step(case[0], T, case[1], case[2]) for case in cases}
+    for step in steps.values():
+        step()  # warm-up
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(rounds):
+        for case, step in steps.items():
+            start = time.perf_counter()
+            step()
+            best[case] = min(best[case], time.perf_counter() - start)
+    return best
 
 
 CASES = [
@@ -98,7 +123,7 @@ CASES = [
 
 
 def _spawn(cell, T, impl, lengths_kind, threads) -> dict:
-    repeats = 2 if T >= 1000 else 5
+    repeats = 1
     cmd = [sys.executable, __file__, "--case", cell, str(T), impl, lengths_kind,
            str(repeats), "--threads", str(threads)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -127,11 +152,13 @@ def main() -> None:
     print(f"B={B}, hidden={H}, features={F}, threads={args.threads}, torch {torch.__version__}")
     print(f"{'T':>5} {'cell':<14} {'impl':<13} {'lengths':<8} {'ms':>9} {'peak MiB':>9}")
     for T in (28,) if args.quick else (28, 100, 1000):
-        for cell, impl, lengths_kind in CASES:
-            if (impl == "static" and T == 1000 and cell == "lstm") or (
-                    impl == "torch_packed" and args.packed_up_to < T):
-                continue
-            r = _spawn(cell, T, impl, lengths_kind, args.threads)
+        cases = [(cell, impl, lengths_kind) for cell, impl, lengths_kind in CASES
+                 if not ((impl == "static" and T == 1000 and cell == "lstm")
+                         or (impl == "torch_packed" and args.packed_up_to < T))]
+        best = time_interleaved(cases, T, rounds=3 if T >= 1000 else 7)
+        for cell, impl, lengths_kind in cases:
+            memory = _spawn(cell, T, impl, lengths_kind, args.threads)  # fresh process
+            r = {"seconds": best[(cell, impl, lengths_kind)], "peak_mib": memory["peak_mib"]}
             results[f"{T}/{cell}/{impl}/{lengths_kind}"] = r
             print(f"{T:>5} {cell:<14} {impl:<13} {lengths_kind:<8} {r['seconds'] * 1e3:>9.1f} "
                   f"{r['peak_mib']:>9.0f}", flush=True)
