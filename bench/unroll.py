@@ -149,16 +149,22 @@ def main() -> None:
         return
 
     results = {}
+    sizes = (28,) if args.quick else (28, 100, 1000)
+    cases_for = {T: [(cell, impl, lengths_kind) for cell, impl, lengths_kind in CASES
+                     if not ((impl == "static" and T == 1000 and cell == "lstm")
+                             or (impl == "torch_packed" and args.packed_up_to < T))]
+                 for T in sizes}
+    # Memory first, while this process is still small: Linux keeps a process's peak RSS
+    # across fork and exec, so a child started later would report this process's peak.
+    memory = {(T, *case): _spawn(*case[:1], T, *case[1:], args.threads)["peak_mib"]
+              for T in sizes for case in cases_for[T]}
     print(f"B={B}, hidden={H}, features={F}, threads={args.threads}, torch {torch.__version__}")
     print(f"{'T':>5} {'cell':<14} {'impl':<13} {'lengths':<8} {'ms':>9} {'peak MiB':>9}")
-    for T in (28,) if args.quick else (28, 100, 1000):
-        cases = [(cell, impl, lengths_kind) for cell, impl, lengths_kind in CASES
-                 if not ((impl == "static" and T == 1000 and cell == "lstm")
-                         or (impl == "torch_packed" and args.packed_up_to < T))]
-        best = time_interleaved(cases, T, rounds=3 if T >= 1000 else 7)
-        for cell, impl, lengths_kind in cases:
-            memory = _spawn(cell, T, impl, lengths_kind, args.threads)  # fresh process
-            r = {"seconds": best[(cell, impl, lengths_kind)], "peak_mib": memory["peak_mib"]}
+    for T in sizes:
+        best = time_interleaved(cases_for[T], T, rounds=3 if T >= 1000 else 7)
+        for cell, impl, lengths_kind in cases_for[T]:
+            r = {"seconds": best[(cell, impl, lengths_kind)],
+                 "peak_mib": memory[(T, cell, impl, lengths_kind)]}
             results[f"{T}/{cell}/{impl}/{lengths_kind}"] = r
             print(f"{T:>5} {cell:<14} {impl:<13} {lengths_kind:<8} {r['seconds'] * 1e3:>9.1f} "
                   f"{r['peak_mib']:>9.0f}", flush=True)
@@ -167,7 +173,7 @@ def main() -> None:
         return results[a]["seconds"] / results[b]["seconds"]
 
     print("\nratios (targets in brackets)")
-    for T in (28,) if args.quick else (28, 100, 1000):
+    for T in sizes:
         for cell in ("rnn", "lstm", "gru"):
             fused = ratio(f"{T}/{cell}/dynamic/none", f"{T}/{cell}/torch/none")
             lens = ratio(f"{T}/{cell}/dynamic/uniform", f"{T}/{cell}/dynamic/none")
