@@ -64,8 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--layers", type=int, default=1, help="recurrent layers (1)")
     classify.add_argument("--bidirectional", action="store_true")
     classify.add_argument("--dropout", type=float, default=0.0)
-    classify.add_argument("--init", choices=["keras", "torch"], default="keras",
-                          help="initial weights (default: keras, about 2 points better)")
+    classify.add_argument("--init", choices=["auto", "keras", "torch", "irnn"], default="auto",
+                          help="initial weights; auto: irnn for rnn, keras for lstm/gru")
+    classify.add_argument("--activation", choices=["auto", "tanh", "relu"], default="auto",
+                          help="rnn activation; auto: relu with irnn, else tanh")
     classify.add_argument("--val-size", type=int, default=None,
                           help="validation images from the end of the training split")
     _fit_options(classify, epochs=12, batch_size=150, lr=1e-3)
@@ -326,7 +328,8 @@ def _cmd_train_classify(args: argparse.Namespace) -> int:
     config = ClassifyConfig(dataset=args.dataset, data_dir=args.data_dir,
                             download=args.download, model=args.model, units=args.units,
                             layers=args.layers, bidirectional=args.bidirectional,
-                            dropout=args.dropout, init=args.init, val_size=args.val_size)
+                            dropout=args.dropout, init=args.init, activation=args.activation,
+                            val_size=args.val_size)
     _, history = train_classify(config, _fit_config(args), run_dir=args.out,
                                 callbacks=_callbacks(args), resume=args.resume,
                                 overwrite=args.overwrite)

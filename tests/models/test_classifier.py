@@ -68,3 +68,12 @@ def test_bad_configs_and_shapes():
         SequenceClassifier(ClassifierConfig())(torch.zeros(2, 28, 27))
     with pytest.raises(ShapeError, match="784"):
         BNMLP(BNMLPConfig())(torch.zeros(2, 10))
+
+
+def test_irnn_start_is_relu_with_identity_recurrence():
+    model = SequenceClassifier(ClassifierConfig(num_units=6, init="irnn", activation="relu"))
+    cell = model.cells_fw[0]
+    assert torch.equal(cell.weight_hh, torch.eye(6)) and cell.activation_name == "relu"
+    assert torch.all(cell.bias_ih == 0)
+    with pytest.raises(ConfigError, match="'irnn' is for the 'rnn' cell"):
+        ClassifierConfig(cell="gru", init="irnn")

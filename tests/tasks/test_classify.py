@@ -96,3 +96,10 @@ def test_missing_dataset_is_one_clear_line(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("rnnlab: error:") and "train-images-idx3-ubyte" in err
+
+
+def test_auto_start_is_irnn_for_rnn_and_keras_otherwise():
+    assert (ClassifyConfig(model="rnn").init, ClassifyConfig(model="rnn").activation) == (
+        "irnn", "relu")
+    assert (ClassifyConfig(model="gru").init, ClassifyConfig(model="gru").activation) == (
+        "keras", "tanh")

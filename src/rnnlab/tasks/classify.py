@@ -42,7 +42,9 @@ class ClassifyConfig:
         data_dir: folder with the dataset's IDX files (else the standard places).
         download: fetch missing files from the canonical URLs (SHA-256 checked).
         model: "rnn", "lstm", "gru" or "bnmlp".
-        units, layers, bidirectional, dropout, init: the recurrent model's shape.
+        units, layers, bidirectional, dropout: the recurrent model's shape.
+        init, activation: "auto" picks the best measured start: an IRNN (relu, identity
+            recurrent matrix) for "rnn", Keras' initialisation (tanh) for "lstm"/"gru".
         val_size: validation images taken from the end of the training split; None:
             5,000 for sets of 20,000 or more, else 10%.
     """
@@ -55,12 +57,17 @@ class ClassifyConfig:
     layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0
-    init: str = "keras"
+    init: str = "auto"
+    activation: str = "auto"
     val_size: int | None = None
 
     def __post_init__(self):
         if self.model not in MODELS:
             raise choice_error("model", self.model, MODELS)
+        if self.init == "auto":  # the best measured start (models/classifier.py)
+            object.__setattr__(self, "init", "irnn" if self.model == "rnn" else "keras")
+        if self.activation == "auto":
+            object.__setattr__(self, "activation", "relu" if self.init == "irnn" else "tanh")
         if self.val_size is not None and self.val_size < 1:
             raise ConfigError(f"val_size={self.val_size!r} must be a positive int or None")
 
@@ -90,7 +97,7 @@ def model_entry(config: ClassifyConfig, height: int, width: int, num_classes: in
         cfg = ClassifierConfig(input_size=width, num_classes=num_classes, cell=config.model,
                                num_units=config.units, num_layers=config.layers,
                                bidirectional=config.bidirectional, dropout=config.dropout,
-                               init=config.init)
+                               init=config.init, activation=config.activation)
     return {"kind": config.model, "config": config_dict(cfg)}
 
 
