@@ -13,7 +13,7 @@ Layout of the file (tensors, by key prefix, and string metadata)::
 bytes, so one flipped bit anywhere in the file is caught on load. Nothing here ever
 unpickles: safetensors stores raw tensor bytes and JSON, so a hostile file cannot run code.
 
-Writes are atomic (``rnnlab.runs.atomic_write_bytes``): a crash or a full disk at any
+Writes are atomic (``rnnlab._fs.atomic_write_bytes``): a crash or a full disk at any
 moment leaves the previous checkpoint as it was. Non-finite tensors are refused before
 anything is written, so a NaN can never replace a good checkpoint.
 
@@ -42,8 +42,8 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from rnnlab._fs import atomic_write_bytes
 from rnnlab.errors import CheckpointError
-from rnnlab.runs import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 

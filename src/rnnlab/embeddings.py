@@ -356,7 +356,7 @@ def save_word_vectors(path: str | os.PathLike, wv: WordVectors, binary: bool = F
     Returns:
         ``path`` as a ``Path``.
     """
-    from rnnlab.runs import atomic_write_bytes  # runs imports torch-free helpers only
+    from rnnlab._fs import atomic_write_bytes
 
     for w in wv.words:
         if not w or any(c in w for c in " \n\r\t"):

@@ -13,8 +13,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from rnnlab._fs import atomic_write_bytes
 from rnnlab.errors import ConfigError
-from rnnlab.runs import atomic_write_bytes
 
 COLORS = ("#e66101", "#fdb863", "#b2abd2", "#5e3c99")
 _NOT_CURVES = ("epoch", "step", "lr")

@@ -380,7 +380,7 @@ class Tokenizer:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``to_json()`` to ``path`` atomically."""
-        from rnnlab.runs import atomic_write_bytes
+        from rnnlab._fs import atomic_write_bytes
 
         return atomic_write_bytes(path, self.to_json().encode("utf-8", _ENC))
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from rnnlab._fs import atomic_write_bytes
 from rnnlab.errors import ConfigError, DataError
 
 __all__ = ["read_idx", "write_idx"]
@@ -176,21 +176,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     body = np.ascontiguousarray(array, dtype=_CODES[code]).tobytes()
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if path.suffix == ".gz":
-                # mtime=0: the same array always gives the same bytes.
-                with gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as gz:
-                    gz.write(header)
-                    gz.write(body)
-            else:
-                f.write(header)
-                f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    data = header + body
+    if path.suffix == ".gz":
+        data = gzip.compress(data, mtime=0)  # mtime=0: the same array, the same bytes
+    return atomic_write_bytes(path, data)
