@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from rnnlab.errors import ConfigError
@@ -16,27 +17,30 @@ def _task(run_dir) -> str:
     return RunDir(run_dir).load_config().get("task", "")
 
 
+# (module, function) per task and command; modules are imported only when used.
+_HANDLERS = {
+    "evaluate": {"classify": ("classify", "evaluate_run"),
+                 "sentiment": ("sentiment", "evaluate_run")},
+    "predict": {"classify": ("classify", "predict_files"),
+                "sentiment": ("sentiment", "predict_texts")},
+}
+
+
+def _dispatch(command: str, run_dir, kwargs):
+    task = _task(run_dir)
+    if task not in _HANDLERS[command]:
+        hint = " (use 'rnnlab forecast' for forecasting runs)" if task == "forecast" else ""
+        raise ConfigError(f"rnnlab {command} handles classify and sentiment runs; {run_dir} "
+                          f"is a {task!r} run{hint}")
+    module, name = _HANDLERS[command][task]
+    return getattr(importlib.import_module(f"rnnlab.tasks.{module}"), name)(run_dir, **kwargs)
+
+
 def evaluate_run(run_dir: str | Path, **kwargs) -> dict:
     """Score a run folder's model on a split; the keywords depend on the task."""
-    task = _task(run_dir)
-    if task == "classify":
-        from rnnlab.tasks.classify import evaluate_run as run
-    elif task == "sentiment":
-        from rnnlab.tasks.sentiment import evaluate_run as run
-    else:
-        raise ConfigError(f"rnnlab evaluate handles classify and sentiment runs; {run_dir} is "
-                          f"a {task!r} run (use 'rnnlab forecast' for forecasting runs)")
-    return run(run_dir, **kwargs)
+    return _dispatch("evaluate", run_dir, kwargs)
 
 
 def predict_run(run_dir: str | Path, **kwargs) -> list[dict]:
     """Predictions of a run folder's model, one dict per example."""
-    task = _task(run_dir)
-    if task == "classify":
-        from rnnlab.tasks.classify import predict_files as run
-    elif task == "sentiment":
-        from rnnlab.tasks.sentiment import predict_texts as run
-    else:
-        raise ConfigError(f"rnnlab predict handles classify and sentiment runs; {run_dir} is "
-                          f"a {task!r} run")
-    return run(run_dir, **kwargs)
+    return _dispatch("predict", run_dir, kwargs)
