@@ -15,6 +15,7 @@ import argparse
 import sys
 import tempfile
 import time
+from functools import partial
 
 import torch
 from torch import nn
@@ -50,6 +51,51 @@ def equivalence(device: torch.device) -> list[tuple[str, float]]:
     return rows
 
 
+def _step_ms(fn, repeats: int = 30) -> float:
+    """Median milliseconds of fn() (forward + backward), CUDA-synchronised."""
+    for _ in range(5):
+        fn()
+    times = []
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return 1000 * sorted(times)[len(times) // 2]
+
+
+def speed(device: torch.device) -> list[tuple[str, float, float]]:
+    """Forward + backward time of dynamic_rnn beside torch.nn's module, float32, on the GPU."""
+    rows = []
+    torch.manual_seed(0)
+    for kind in ("rnn", "lstm", "gru"):
+        for steps, with_lengths in ((28, False), (100, False), (100, True)):
+            cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
+            ref = cls(28, 128, batch_first=True).to(device)
+            cells = rnnlab.cells_from_torch(ref)
+            x = torch.randn(256, steps, 28, device=device, requires_grad=True)
+            lengths = torch.randint(steps // 4, steps + 1, (256,)) if with_lengths else None
+            name = f"{kind} T={steps}{' lengths' if with_lengths else ''}"
+            rows.append((name, _step_ms(partial(_torch_step, ref, x, lengths)),
+                         _step_ms(partial(_rnnlab_step, cells, x, lengths))))
+    return rows
+
+
+def _torch_step(ref: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None) -> None:
+    if lengths is None:
+        out = ref(x)[0]
+    else:
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        out = pad_packed_sequence(ref(packed)[0], batch_first=True)[0]
+    out.sum().backward()
+
+
+def _rnnlab_step(cells, x: torch.Tensor, lengths: torch.Tensor | None) -> None:
+    out, _ = rnnlab.dynamic_rnn(cells, x, sequence_length=lengths)
+    out.sum().backward()
+
+
 def one_epoch(device: str, dataset: str, data_dir: str | None) -> list[tuple[str, float, float]]:
     from rnnlab.tasks.classify import ClassifyConfig, train_classify
     from rnnlab.train import FitConfig
@@ -82,6 +128,9 @@ def main() -> int:
     for name, diff in equivalence(device):
         worst = max(worst, diff)
         print(f"{name:<24} {diff:>12.2e}")
+    print(f"{'fwd+bwd, B=256, H=128':<24} {'torch ms':>9} {'rnnlab ms':>10} {'ratio':>6}")
+    for name, ms_torch, ms_rnnlab in speed(device):
+        print(f"{name:<24} {ms_torch:>9.2f} {ms_rnnlab:>10.2f} {ms_rnnlab / ms_torch:>6.2f}")
     print(f"{'model':<8} {'epoch s':>8} {'val acc':>8}")
     for model, seconds, acc in one_epoch("cuda", args.dataset, args.data_dir):
         print(f"{model:<8} {seconds:>8.1f} {acc:>8.4f}")

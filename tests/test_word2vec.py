@@ -74,6 +74,15 @@ def test_one_negative_sampling_step_matches_numpy(model):
     assert out[0] == pytest.approx(loss, rel=1e-5)
 
 
+def test_tabulated_sigmoid_and_softplus_are_exact_to_1e6():
+    for f in np.concatenate([np.linspace(-40, 40, 20001), [0.0, 15.999, 16.0, -16.0, 1e30]]):
+        s, l1p = K._softplus_parts(float(f))
+        assert s == pytest.approx(1 / (1 + math.exp(-f)) if f > -700 else 0.0, abs=1e-6)
+        assert l1p == pytest.approx(math.log1p(math.exp(-abs(f))), abs=1e-6)
+    s, l1p = K._softplus_parts(math.nan)
+    assert math.isnan(s) and math.isnan(l1p)  # a diverged run shows in its loss
+
+
 def test_subsampling_probability_formula():
     counts = np.array([1000, 100, 10, 1])
     t = 0.01

@@ -48,14 +48,35 @@ def _noise(rng, alias_p, alias_i):
     return i if x - i < alias_p[i] else alias_i[i]
 
 
+# sigmoid(x) and log1p(exp(-x)) tabulated on [0, 16] every 1/256 and interpolated linearly:
+# both are smooth, so the error is under 1e-6 (tests/test_word2vec.py checks it), and two
+# table reads cost far less than the exp and log1p they replace (the loss of every pair is
+# kept, so the reported loss stays the true one). Beyond 16 the values are 1 and 0 to
+# float32 precision. word2vec.c and gensim use a coarser table and skip large logits.
+_TABLE_MAX = 16.0
+_TABLE_SIZE = 4096
+_TABLE_X = np.arange(_TABLE_SIZE + 2) * (_TABLE_MAX / _TABLE_SIZE)
+_SIGMOID = 1.0 / (1.0 + np.exp(-_TABLE_X))
+_LOG1P_EXP = np.log1p(np.exp(-_TABLE_X))
+
+
 @njit(inline="always")
 def _softplus_parts(f):
-    """(sigmoid(f), log1p(exp(-|f|))) with a single exp."""
-    e = math.exp(-abs(f))
-    s = 1.0 / (1.0 + e)
+    """(sigmoid(f), log1p(exp(-|f|))) by interpolation in the tables above."""
+    a = abs(f)
+    if a < _TABLE_MAX:
+        x = a * (_TABLE_SIZE / _TABLE_MAX)
+        i = int(x)
+        t = x - i
+        s = _SIGMOID[i] + t * (_SIGMOID[i + 1] - _SIGMOID[i])
+        l1p = _LOG1P_EXP[i] + t * (_LOG1P_EXP[i + 1] - _LOG1P_EXP[i])
+    elif a >= _TABLE_MAX:
+        s, l1p = 1.0, 0.0
+    else:  # NaN: never index the tables with it, and let the loss show it
+        s, l1p = f, f
     if f < 0.0:
-        s = e * s
-    return s, math.log1p(e)
+        s = 1.0 - s
+    return s, l1p
 
 
 @njit(nogil=True, fastmath=True, cache=True)

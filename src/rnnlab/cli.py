@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     sentiment.add_argument("--text-column", default="text")
     sentiment.add_argument("--label-column", default="label")
     sentiment.add_argument("--model", default="flatten",
-                           choices=["flatten", "glove-flatten", "rnn", "lstm", "gru", "bag"])
+                           choices=["flatten", "glove-flatten", "rnn", "lstm", "gru", "bag", "nbsvm"])
     sentiment.add_argument("--maxlen", type=int, default=50, help="tokens per text (50)")
     sentiment.add_argument("--num-words", type=int, default=10000, help="vocabulary (10000)")
     sentiment.add_argument("--embedding", default="none", metavar="{none,glove-6b-50d,PATH}",
@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     sentiment.add_argument("--bidirectional", action="store_true")
     sentiment.add_argument("--dropout", type=float, default=0.0)
     sentiment.add_argument("--bigrams", type=int, default=0, metavar="BUCKETS",
-                           help="bag model: hashed bigram buckets (0: unigrams only)")
+                           help="bag and nbsvm models: hashed bigram buckets (0: unigrams only)")
     _fit_options(sentiment, epochs=10, batch_size=32, lr=1e-3, optimizer="rmsprop")
     sentiment.set_defaults(handler=_cmd_train_sentiment)
 

@@ -10,7 +10,8 @@ import pytest
 
 import rnnlab
 from rnnlab import cli
-from rnnlab.tasks.sentiment import TextPredictor, split_indices
+from rnnlab.errors import ConfigError
+from rnnlab.tasks.sentiment import SentimentConfig, TextPredictor, split_indices
 
 GOOD = ["great", "wonderful", "superb", "loved", "brilliant"]
 BAD = ["awful", "boring", "terrible", "hated", "dreadful"]
@@ -39,12 +40,14 @@ def imdb_tree(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("model", ["flatten", "gru", "bag"])
+@pytest.mark.parametrize("model", ["flatten", "gru", "bag", "nbsvm"])
 def test_train_evaluate_predict(imdb_tree, tmp_path, capsys, model):
     run = tmp_path / f"run-{model}"
     argv = ["train", "sentiment", "--data-dir", str(imdb_tree), "--model", model, "--maxlen",
             "12", "--num-words", "50", "--embedding-dim", "8", "--epochs", "15", "--lr", "0.01",
             "--out", str(run), "--quiet", "--threads", "1"]
+    if model == "nbsvm":
+        argv += ["--bigrams", "101"]
     assert cli.main(argv) == 0
     assert (run / "tokenizer.json").exists()
     config = json.loads((run / "config.json").read_text())
@@ -61,7 +64,8 @@ def test_train_evaluate_predict(imdb_tree, tmp_path, capsys, model):
     assert isinstance(rnnlab.load_run(run), TextPredictor)
 
 
-def test_user_csv_with_three_classes(tmp_path, capsys):
+@pytest.mark.parametrize("model", ["bag", "nbsvm"])
+def test_user_csv_with_three_classes(tmp_path, capsys, model):
     path = tmp_path / "texts.csv"
     rng = random.Random(1)
     vocab = {"sport": ["goal", "match", "team"], "food": ["pasta", "bread", "soup"],
@@ -74,13 +78,18 @@ def test_user_csv_with_three_classes(tmp_path, capsys):
             writer.writerow([" ".join(rng.choices(vocab[topic] + FILLER, k=6)), topic])
     run = tmp_path / "run"
     assert cli.main(["train", "sentiment", "--input", str(path), "--text-column", "body",
-                     "--label-column", "topic", "--model", "bag", "--embedding-dim", "8",
+                     "--label-column", "topic", "--model", model, "--embedding-dim", "8",
                      "--maxlen", "6", "--epochs", "30", "--lr", "0.05", "--optimizer", "adam",
                      "--out", str(run), "--quiet"]) == 0
     predictor = rnnlab.load_run(run)
     labels, probs = predictor.predict(["goal team match", "pasta soup bread"])
     assert labels == ["sport", "food"] and all(p > 0.5 for p in probs)
     capsys.readouterr()
+
+
+def test_nbsvm_takes_no_pretrained_vectors():
+    with pytest.raises(ConfigError, match="glove-6b-50d"):
+        SentimentConfig(model="nbsvm", embedding="glove-6b-50d")
 
 
 def test_split_is_fixed_and_train_size_cuts_the_training_part():

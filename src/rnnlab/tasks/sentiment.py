@@ -47,7 +47,7 @@ class SentimentConfig:
         input: a user's own labelled texts: a folder with one subfolder per class, or a
             CSV / JSONL file with ``text_column`` and ``label_column``.
         download: fetch aclImdb_v1.tar.gz (SHA-256 checked) when no source is given.
-        model: "flatten", "glove-flatten", "rnn", "lstm", "gru" or "bag".
+        model: "flatten", "glove-flatten", "rnn", "lstm", "gru", "bag" or "nbsvm".
         maxlen: tokens kept per text (Keras' default: the LAST maxlen words).
         num_words: vocabulary size (the num_words - 1 most frequent words, 0 = padding).
         embedding: "none" (learnt from scratch), "glove-6b-50d", or a vector file path.
@@ -86,6 +86,9 @@ class SentimentConfig:
             from rnnlab.errors import choice_error
 
             raise choice_error("model", self.model, KINDS)
+        if self.model == "nbsvm" and self.embedding != "none":
+            raise ConfigError(f"the nbsvm model learns one weight per word; it takes no "
+                              f"pre-trained vectors (got embedding={self.embedding!r})")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction={self.val_fraction!r} must be in (0, 1)")
         if self.train_size is not None and self.train_size < 1:
@@ -200,6 +203,8 @@ def train_sentiment(config: SentimentConfig, fit_config: FitConfig, *, run_dir: 
         freeze_embedding=config.freeze and matrix is not None)
     torch.manual_seed(fit_config.seed)
     model = TextClassifier(model_config, matrix)
+    if config.model == "nbsvm":  # its fixed ratios come from the training texts only
+        model.set_nb_ratios(x_train, y[train_idx])
     if main:
         tokenizer.save(run.file(TOKENIZER))
     run_config = {"task": "sentiment", "data": {**asdict(config), "classes": classes,
