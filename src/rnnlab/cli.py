@@ -135,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="fetch aclImdb_v1.tar.gz when no source is given")
     sentiment.add_argument("--text-column", default="text")
     sentiment.add_argument("--label-column", default="label")
-    sentiment.add_argument("--model", default="flatten",
-                           choices=["flatten", "glove-flatten", "rnn", "lstm", "gru", "bag", "nbsvm"])
+    sentiment.add_argument("--model", default="flatten", choices=[
+        "flatten", "glove-flatten", "rnn", "lstm", "gru", "bag", "nbsvm"])
     sentiment.add_argument("--maxlen", type=int, default=50, help="tokens per text (50)")
     sentiment.add_argument("--num-words", type=int, default=10000, help="vocabulary (10000)")
     sentiment.add_argument("--embedding", default="none", metavar="{none,glove-6b-50d,PATH}",
