@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
+
 from rnnlab import cli
 from rnnlab.embeddings import load_word_vectors
 
@@ -43,3 +45,18 @@ def test_vectors_evaluate_needs_a_file(tmp_path, capsys):
     path.write_text("2 2\na 1 0\nb 0 1\n")
     assert cli.main(["vectors", "evaluate", str(path)]) == 2
     assert "--analogies" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(90)
+def test_word2vec_on_two_processes_writes_the_two_shard_vectors(tmp_path, capsys):
+    rng = random.Random(1)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(" ".join(rng.choices("abcdefgh", k=10)) for _ in range(200)))
+    out, ref = tmp_path / "two.bin", tmp_path / "ref.bin"
+    common = ["--binary", "--dim", "8", "--min-count", "1", "--epochs", "2", "--quiet"]
+    assert cli.main(["word2vec", str(corpus), "--out", str(out), "--nproc", "2",
+                     "--dist-timeout", "30", *common]) == 0
+    assert "8 words x 8 dims" in capsys.readouterr().out
+    assert cli.main(["word2vec", str(corpus), "--out", str(ref), "--workers", "2",
+                     *common]) == 0
+    assert out.read_bytes() == ref.read_bytes()  # 2 processes = the 2-shard threads

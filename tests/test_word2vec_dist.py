@@ -220,6 +220,18 @@ def test_two_processes_are_deterministic_and_learn_as_well_as_one(tmp_path):
 
 
 @pytest.mark.timeout(60)
+def test_nce_biases_merge_as_in_the_two_shard_trainer(tmp_path):
+    """NCE's output biases are shared too (the 2-shard threads once left them unmerged)."""
+    corpus = tmp_path / "corpus.txt"
+    _planted(corpus)
+    cfg = Word2VecConfig(**{**CFG.__dict__, "loss": "nce"})
+    two, _ = train_word2vec_distributed([corpus], cfg, tmp_path / "v.bin", nproc=2,
+                                        binary=True, timeout_s=30)
+    sharded, _ = train_word2vec([corpus], Word2VecConfig(**{**cfg.__dict__, "workers": 2}))
+    np.testing.assert_array_equal(two.vectors, sharded.vectors)
+
+
+@pytest.mark.timeout(60)
 def test_killed_worker_ends_the_launched_job_with_a_clear_error(tmp_path):
     job = _job(tmp_path)
     start = time.monotonic()

@@ -174,9 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     w2v.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold")
     w2v.add_argument("--epochs", type=int, default=5)
     w2v.add_argument("--alpha", type=float, default=0.025, help="initial learning rate")
-    w2v.add_argument("--workers", type=int, default=2)
+    w2v.add_argument("--workers", type=int, default=None,
+                     help="threads (default: 2; 1 per process with --nproc)")
     w2v.add_argument("--deterministic", action="store_true",
                      help="the same vectors whatever the number of workers")
+    w2v.add_argument("--nproc", type=int, default=1, metavar="N",
+                     help="train on N local processes, one thread each (docs/distributed.md)")
+    w2v.add_argument("--dist-timeout", type=float, default=None, metavar="SECONDS",
+                     help="how long a process waits for the others (default: "
+                          "$RNNLAB_DIST_TIMEOUT or 300)")
     w2v.set_defaults(handler=_cmd_word2vec)
 
     vectors = sub.add_parser("vectors", help="use word vectors: neighbours, analogies, "
@@ -430,17 +436,29 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_word2vec(args: argparse.Namespace) -> int:
+    from rnnlab.distributed import detect_env, is_main_process
     from rnnlab.embeddings import save_word_vectors
     from rnnlab.word2vec import TqdmWord2VecProgress, Word2VecConfig, train_word2vec
 
+    several = args.nproc > 1 or detect_env() is not None
+    workers = args.workers if args.workers is not None else (1 if several else 2)
     config = Word2VecConfig(
         model=args.model, loss=args.loss, dim=args.dim, window=args.window,
         negative=args.negative, min_count=args.min_count, max_vocab=args.max_vocab,
-        sample=args.sample, epochs=args.epochs, alpha=args.alpha, workers=args.workers,
+        sample=args.sample, epochs=args.epochs, alpha=args.alpha, workers=workers,
         seed=args.seed, deterministic=args.deterministic)
-    wv, history = train_word2vec(args.corpus, config,
-                                 progress=TqdmWord2VecProgress(quiet=args.quiet))
-    save_word_vectors(args.out, wv, binary=args.binary)
+    progress = TqdmWord2VecProgress(quiet=args.quiet)
+    if several:
+        from rnnlab.word2vec_dist import train_word2vec_distributed
+
+        wv, history = train_word2vec_distributed(
+            args.corpus, config, args.out, nproc=args.nproc, binary=args.binary,
+            timeout_s=args.dist_timeout, progress=progress)
+        if not is_main_process():
+            return 0
+    else:
+        wv, history = train_word2vec(args.corpus, config, progress=progress)
+        save_word_vectors(args.out, wv, binary=args.binary)
     last = history[-1] if history else {}
     print(f"{len(wv)} words x {wv.dim} dims -> {args.out}; final epoch loss "
           f"{last.get('loss', float('nan')):.4f}")

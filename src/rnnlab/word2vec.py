@@ -479,7 +479,12 @@ class _RoundSchedule:
             self.cond.notify_all()
 
 
-def _train(stream, vocab, remap, cfg, progress):
+def _initial_state(vocab: Vocabulary, cfg: Word2VecConfig) -> tuple[np.ndarray, ...]:
+    """(syn0, syn1, bias, keep, alias_p, alias_i, logkq): the start of every trainer.
+
+    Input vectors start uniform in [-0.5/D, 0.5/D) as word2vec.c's, output vectors and
+    biases at zero; keep is the subsampling probability and the rest the noise tables.
+    """
     V, D = len(vocab.words), cfg.dim
     rng = np.random.default_rng(cfg.seed)
     syn0 = ((rng.random((V, D), dtype=np.float32) - 0.5) / D).astype(np.float32)
@@ -489,7 +494,12 @@ def _train(stream, vocab, remap, cfg, progress):
     noise = vocab.counts.astype(np.float64) ** cfg.noise_power
     noise /= noise.sum()
     alias_p, alias_i = _alias_table(noise)
-    logkq = np.log(cfg.negative * noise)
+    return syn0, syn1, bias, keep, alias_p, alias_i, np.log(cfg.negative * noise)
+
+
+def _train(stream, vocab, remap, cfg, progress):
+    V, D = len(vocab.words), cfg.dim
+    syn0, syn1, bias, keep, alias_p, alias_i, logkq = _initial_state(vocab, cfg)
 
     S, W = cfg.shards, cfg.workers
     chunks = _chunks(stream.offsets, cfg.batch_words)
@@ -579,8 +589,11 @@ def _train(stream, vocab, remap, cfg, progress):
                         state["epoch"], state["round"] = epoch, r
                         end_of_round()
                     if S > 1:
+                        lo, hi = row_cuts[w], row_cuts[w + 1]
+                        # an output row's bias moves exactly when the row does
+                        touched[2][:, lo:hi] = touched[1][:, lo:hi]
                         for base, copy, t in zip(bases, copies, touched, strict=True):
-                            K.merge_rows(base, copy, t, row_cuts[w], row_cuts[w + 1])
+                            K.merge_rows(base, copy, t, lo, hi)
                     barrier.wait()
         except threading.BrokenBarrierError:
             pass

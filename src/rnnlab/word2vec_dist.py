@@ -64,12 +64,11 @@ from rnnlab.word2vec import (
     S_PER_ROUND_FACTOR,
     Word2VecConfig,
     Word2VecProgress,
-    _alias_table,
     _chunk_seed,
     _chunks,
     _IdStream,
+    _initial_state,
     _vocab_from_counts,
-    keep_probabilities,
     train_word2vec,
 )
 
@@ -215,16 +214,7 @@ class _Merger:
 def _train(stream, vocab, remap, cfg: Word2VecConfig, comm: _Comm | None, progress):
     V, Dm = len(vocab.words), cfg.dim
     rank, W = (comm.rank, comm.world) if comm else (0, 1)
-    # the one-process trainer's initial state and tables, draw for draw
-    rng = np.random.default_rng(cfg.seed)
-    syn0 = ((rng.random((V, Dm), dtype=np.float32) - 0.5) / Dm).astype(np.float32)
-    syn1 = np.zeros((V, Dm), np.float32)
-    bias = np.zeros(V, np.float32)
-    keep = keep_probabilities(vocab.counts, cfg.sample)
-    noise = vocab.counts.astype(np.float64) ** cfg.noise_power
-    noise /= noise.sum()
-    alias_p, alias_i = _alias_table(noise)
-    logkq = np.log(cfg.negative * noise)
+    syn0, syn1, bias, keep, alias_p, alias_i, logkq = _initial_state(vocab, cfg)
 
     chunks = _chunks(stream.offsets, cfg.batch_words)
     n_chunks = len(chunks)
