@@ -29,9 +29,9 @@ shards are W processes (one thread each)::
 
 How the result relates to one process (see docs/distributed.md): with one process it is
 ``train_word2vec`` with ``workers=1``, bit for bit; with 2 processes it is, bit for bit,
-``train_word2vec`` with ``workers=2`` (or ``deterministic=True, deterministic_shards=2``;
-loss "neg": the in-process shards do not merge NCE/sampled-softmax biases): local SGD with
-summed deltas, as good as one process on enough data, not the vectors of ``workers=1``.
+``train_word2vec`` with ``workers=2`` (or ``deterministic=True, deterministic_shards=2``),
+for every loss: local SGD with summed deltas, as good as one process on enough data, not
+the vectors of ``workers=1``.
 """
 
 from __future__ import annotations
