@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rnnlab.text as text_mod
+from rnnlab._text_kernels import Interner
 from rnnlab.text import KERAS_FILTERS, Tokenizer
 
 # non-ASCII white space str.split() cuts on, and characters sharing their first UTF-8 bytes
@@ -114,7 +115,7 @@ def test_small_chunks_and_a_growing_table(monkeypatch, chunk, chunk_bytes):
 def test_table_grows_on_an_empty_token():
     # the first table is full exactly when the empty token comes: the kernel must resume
     # on that token, not after it
-    full = len(text_mod._Interner().hashes)
+    full = len(Interner().hashes)
     texts = [[f"w{i}" for i in range(full)], ["", "w0"], [""]]
     check(texts)
     check(texts, oov_token="?", num_words=full // 2)

@@ -20,12 +20,12 @@ into one UTF-8 buffer with the byte 0xFF (never in UTF-8) after each text; only 
 outside ASCII are lower-cased one by one (``str.lower``), the rest of ``_tokens``' steps
 run once per chunk (``bytes.lower``, ``bytes.replace`` for ``remove``, one
 ``bytes.translate`` that lower-cases ASCII and maps the filters to ``split``). A numba
-kernel (``_run``) then cuts the buffer into words (and on Unicode white space when
-``split`` is None) and interns each word's bytes in an open-addressing hash table,
-counting words and documents (``word_docs`` thus costs nothing extra), or looks the words
-up in a table of the word index. Token lists, ``char_level`` and filters or ``split``
-outside ASCII are cut in Python (``_tokens``) and handed to the same kernel as a buffer
-of tokens with their limits marked::
+kernel (``rnnlab._text_kernels``) then cuts the buffer into words (and on Unicode white
+space when ``split`` is None) and interns each word's bytes in a hash table, counting
+words and documents (``word_docs`` thus costs nothing extra), or looks the words up in a
+table of the word index. Token lists, ``char_level`` and filters or ``split`` outside
+ASCII are cut in Python (``_tokens``) and handed to the same kernel as a buffer of tokens
+with their limits marked::
 
     scan mode:  b"the cat sat\\xffa dog\\xff"          (delimiters cut, 0xFF ends a text)
     list mode:  b"\\xfethe\\xfecat\\xff\\xfe\\xff\\xff"  (0xFE starts a token, even an empty one)
@@ -38,19 +38,28 @@ seconds to compile it the very first time).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import groupby, islice, pairwise
+from itertools import groupby, islice
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
+from rnnlab._text_kernels import (
+    ENC,
+    LIST_DELIM,
+    MODE_COUNT,
+    MODE_IDS,
+    MODE_LOOKUP,
+    Interner,
+    Lookup,
+    cyclic_gc_paused,
+    scan_delim,
+    to_lists,
+)
 from rnnlab.errors import ConfigError, DataError, choice_error
 
 __all__ = ["KERAS_FILTERS", "MATRIX_MODES", "Tokenizer", "pad_sequences"]
@@ -62,265 +71,6 @@ _ASCII_WS = b" \t\n\r\x0b\x0c"  # what bytes.split() cuts on
 _UNICODE_WS = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 _CHUNK = 2000  # texts per chunk handed to the kernel
 _CHUNK_BYTES = 1 << 23  # ... or fewer, once their bytes reach this
-_ENC = "surrogatepass"  # texts may hold lone surrogates; keep them round-trippable
-_END, _TOK = 0xFF, 0xFE  # end of a text; start of a token in list mode (neither is UTF-8)
-_MODE_COUNT, _MODE_IDS, _MODE_LOOKUP = 0, 1, 2
-
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
-_S32 = np.uint64(32)
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused():
-    """Pause the cyclic garbage collector while building millions of small lists.
-
-    The lists and ints made here hold no reference cycles, but each full collection
-    would walk every one of them (about 15% of the time on IMDB); reference counting
-    still frees memory as usual. The previous state is restored on exit.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-# ---------------------------------------------------------------------- compiled kernel
-
-
-@njit(inline="always")
-def _space_len(buf, p):
-    """Bytes of the non-ASCII white space ``str.split()`` cuts on at ``buf[p]``, else 0."""
-    b0, n = buf[p], buf.shape[0]
-    if b0 == 0xC2:  # U+0085, U+00A0
-        return 2 if p + 1 < n and (buf[p + 1] == 0x85 or buf[p + 1] == 0xA0) else 0
-    if p + 2 >= n:
-        return 0
-    b1, b2 = buf[p + 1], buf[p + 2]
-    if b0 == 0xE1:  # U+1680
-        ok = b1 == 0x9A and b2 == 0x80
-    elif b0 == 0xE2:  # U+2000-200A, U+2028, U+2029, U+202F, U+205F
-        ok = ((b1 == 0x80 and (0x80 <= b2 <= 0x8A or b2 == 0xA8 or b2 == 0xA9 or b2 == 0xAF))
-              or (b1 == 0x81 and b2 == 0x9F))
-    else:  # 0xE3: U+3000
-        ok = b1 == 0x80 and b2 == 0x80
-    return 3 if ok else 0
-
-
-@njit(cache=True, nogil=True)
-def _run(buf, delim, lists, mode, doc0, pos, slots, hashes, wends, wbytes, counts, docs,
-         last, meta, values, oov, out, out_ends):
-    """Cut ``buf`` into words and intern, count or look them up; resumable.
-
-    Args:
-        buf: (N,) uint8, texts each ended by 0xFF (scan mode) or tokens each started by
-            0xFE (list mode, ``lists`` 1).
-        delim: (256,) uint8 per byte: 1 ends a word (0xFF, 0xFE in list mode, the split
-            bytes in scan mode); 2 may start non-ASCII white space (split=None); 0 else.
-        mode: 0 intern and count; 1 the same and write each token's word id to ``out``;
-            2 write each token's ``values[word id]`` (``oov`` if unknown; < 0: drop).
-        doc0: the number of texts before this buffer (for document counts).
-        pos: (3,) int64 (text, byte, out position) to start from; updated.
-        slots, hashes, wends, wbytes, counts, docs, last, meta: the hash table (see
-            ``_Interner``); meta is (number of words, number of word bytes, bytes of the word
-            that did not fit).
-        out, out_ends: (T,) int32 outputs, and the end in ``out`` of each text.
-
-    Returns:
-        True when done; False when the table is full (grow it and call again).
-    """
-    d, p, k = pos[0], pos[1], pos[2]
-    n = buf.shape[0]
-    mask = np.uint64(slots.shape[0] - 1)
-    while p < n:
-        b = buf[p]
-        if b == _END:
-            out_ends[d] = k
-            d += 1
-            p += 1
-            continue
-        c = delim[b]
-        if c == 1:
-            p += 1
-            if lists == 0:
-                continue
-        elif c == 2:
-            m = _space_len(buf, p)
-            if m:
-                p += m
-                continue
-        s = p
-        h = _FNV_OFFSET
-        while True:
-            c = delim[buf[p]]
-            if c == 1 or (c == 2 and _space_len(buf, p)):
-                break
-            h = (h ^ np.uint64(buf[p])) * _FNV_PRIME
-            p += 1
-        i = np.int64((h ^ (h >> _S32)) & mask)
-        w = -1
-        while True:
-            w = slots[i]
-            if w < 0:
-                break
-            if hashes[w] == h and wends[w + 1] - wends[w] == p - s:
-                o = wends[w] - s
-                j = s
-                while j < p and wbytes[o + j] == buf[j]:
-                    j += 1
-                if j == p:
-                    break
-            i = np.int64((np.uint64(i) + np.uint64(1)) & mask)
-        if mode == _MODE_LOOKUP:
-            v = oov if w < 0 else values[w]
-            if v >= 0:
-                out[k] = v
-                k += 1
-            continue
-        if w < 0:
-            nw, nb = meta[0], meta[1]
-            if nw == hashes.shape[0] or nb + p - s > wbytes.shape[0]:
-                pos[0], pos[1], pos[2] = d, s - lists, k  # list mode: back to the 0xFE
-                meta[2] = p - s
-                return False
-            wbytes[nb:nb + p - s] = buf[s:p]
-            wends[nw + 1] = nb + p - s
-            hashes[nw] = h
-            slots[i] = nw
-            meta[0], meta[1] = nw + 1, nb + p - s
-            w = nw
-        counts[w] += 1
-        if last[w] != doc0 + d:
-            last[w] = doc0 + d
-            docs[w] += 1
-        if mode == _MODE_IDS:
-            out[k] = w
-            k += 1
-    pos[0], pos[1], pos[2] = d, p, k
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _rehash(slots, hashes, n):
-    """Put the words 0..n-1 into the empty ``slots`` (power-of-two size) by their hash."""
-    mask = np.uint64(slots.shape[0] - 1)
-    for w in range(n):
-        h = hashes[w]
-        i = np.int64((h ^ (h >> _S32)) & mask)
-        while slots[i] >= 0:
-            i = np.int64((np.uint64(i) + np.uint64(1)) & mask)
-        slots[i] = w
-
-
-def _extend(a: np.ndarray, size: int, fill) -> np.ndarray:
-    return np.concatenate([a, np.full(size - len(a), fill, a.dtype)])
-
-
-class _Interner:
-    """Words as bytes -> ids 0, 1, ... in order of first appearance, with their counts.
-
-    ``slots`` (4W,) int32 is an open-addressing table of word ids (-1: empty; at most a
-    quarter full, so probes stay short); per word id, ``hashes`` (W,) uint64 is its FNV-1a
-    hash, ``wbytes[wends[id]:wends[id + 1]]`` its bytes, ``counts`` and ``docs`` (W,) int64
-    its counts of tokens and texts, ``last`` the last text it was seen in.
-    """
-
-    def __init__(self, words: int = 1024, nbytes: int = 1 << 14):
-        W = 1 << max(10, (words - 1).bit_length())
-        self.slots = np.full(4 * W, -1, np.int32)
-        self.hashes = np.zeros(W, np.uint64)
-        self.wends = np.zeros(W + 1, np.int64)
-        self.wbytes = np.zeros(max(nbytes, 1), np.uint8)
-        self.counts = np.zeros(W, np.int64)
-        self.docs = np.zeros(W, np.int64)
-        self.last = np.full(W, -1, np.int64)
-        self.meta = np.zeros(3, np.int64)  # words, bytes used, bytes of a word that did not fit
-        self.n_docs = 0
-
-    def __len__(self) -> int:
-        return int(self.meta[0])
-
-    def _grow(self) -> None:
-        nw, nb, need = (int(x) for x in self.meta)
-        if nw == len(self.hashes):
-            W = 2 * nw
-            self.hashes = _extend(self.hashes, W, 0)
-            self.wends = _extend(self.wends, W + 1, 0)
-            self.counts = _extend(self.counts, W, 0)
-            self.docs = _extend(self.docs, W, 0)
-            self.last = _extend(self.last, W, -1)
-            self.slots = np.full(4 * W, -1, np.int32)
-            _rehash(self.slots, self.hashes, nw)
-        if nb + need > len(self.wbytes):
-            self.wbytes = _extend(self.wbytes, max(2 * len(self.wbytes), nb + need), 0)
-
-    def feed(self, buf: bytes, n_texts: int, lists: bool, delim: np.ndarray, mode: int,
-             values: np.ndarray | None = None, oov: int = -1) -> tuple[np.ndarray, np.ndarray]:
-        """Run the kernel over one chunk (see ``_run``).
-
-        Returns:
-            (T,) int32 word ids (mode 1) or indices (mode 2), and (n_texts,) int64 the end
-            of each text's tokens in them.
-        """
-        a = np.frombuffer(buf, np.uint8)
-        size = 0 if mode == _MODE_COUNT else len(buf) if lists else len(buf) // 2 + 1
-        out = np.empty(size, np.int32)
-        ends = np.empty(n_texts, np.int64)
-        pos = np.zeros(3, np.int64)
-        values = _NO_VALUES if values is None else values
-        while not _run(a, delim, int(lists), mode, self.n_docs, pos, self.slots, self.hashes,
-                       self.wends, self.wbytes, self.counts, self.docs, self.last, self.meta,
-                       values, oov, out, ends):
-            self._grow()
-        assert pos[0] == n_texts and pos[1] == len(buf), (pos, n_texts, len(buf))
-        if mode != _MODE_LOOKUP:
-            self.n_docs += n_texts
-        return out[:pos[2]], ends
-
-    def words(self) -> list[str]:
-        nw, nb = int(self.meta[0]), int(self.meta[1])
-        raw = self.wbytes[:nb].tobytes()
-        ends = self.wends[:nw + 1].tolist()
-        return [raw[a:b].decode("utf-8", _ENC) for a, b in pairwise(ends)]
-
-
-_NO_VALUES = np.zeros(0, np.int32)
-_LIST_DELIM = np.zeros(256, np.uint8)
-_LIST_DELIM[[_TOK, _END]] = 1
-
-
-class _Lookup:
-    """A word index as the kernel reads it.
-
-    ``table`` interns the words kept under ``num_words``, in the word index's order; the
-    kernel writes ``values[id]`` for a known word and ``oov`` for others, each a place in
-    ``ints``, the indices as Python ints (the oov token's last), or -1: dropped. As in
-    Keras, without an oov token a word whose index is 0 is dropped too.
-    """
-
-    def __init__(self, key: tuple, word_index: dict[str, int], num_words: int | None,
-                 oov_index: int | None):
-        self.key = key
-        # words past num_words are absent: they map to the oov index like unknown ones
-        kept = [(w, i) for w, i in word_index.items() if num_words is None or i < num_words]
-        buf = b"".join([b"\xfe" + w.encode("utf-8", _ENC) for w, _ in kept] + [b"\xff"])
-        self.table = _Interner(len(kept), len(buf))
-        self.table.feed(buf, 1, True, _LIST_DELIM, _MODE_COUNT)
-        assert len(self.table) == len(kept)  # the words of a dict are distinct
-        self.values = np.array([j if i or oov_index is not None else -1
-                                for j, (_, i) in enumerate(kept)], np.int32)
-        self.oov = -1 if oov_index is None else len(kept)
-        self.ints = np.array([i for _, i in kept] + [oov_index], object)
-
-
-def _to_lists(ints: np.ndarray, vals: np.ndarray, ends: np.ndarray) -> list[list[int]]:
-    """Cut ``ints[vals]`` into one list per text at ``ends`` (no int object made per token)."""
-    flat = ints[vals].tolist()
-    e = ends.tolist()
-    return [flat[a:b] for a, b in pairwise([0, *e])]
 
 
 class Tokenizer:
@@ -375,14 +125,14 @@ class Tokenizer:
         self.word_index: dict[str, int] = {}
         self.index_word: dict[int, str] = {}
         self.index_docs: dict[int, int] = {}
-        self._lookup_cache: _Lookup | None = None
+        self._lookup_cache: Lookup | None = None
         self._setup()
 
     # ------------------------------------------------------------------ tokenizing
 
     def _setup(self) -> None:
         split = " " if self.split is None else self.split
-        sep = split.encode("utf-8", _ENC)
+        sep = split.encode("utf-8", ENC)
         fast = len(sep) == 1 and self.filters.isascii() and split.isascii()
         self._sep = sep
         self._str_table = str.maketrans({c: split for c in self.filters})
@@ -397,11 +147,9 @@ class Tokenizer:
             # the scan mode's table: lower-case ASCII, then filter (the chunk is bytes)
             low = bytes(range(256)).lower() if self.lower else bytes(range(256))
             self._scan_table = low.translate(self._byte_table)
-            self._scan_delim = np.zeros(256, np.uint8)
-            self._scan_delim[[*(_ASCII_WS if self.split is None else sep), _END]] = 1
-            if self.split is None:
-                self._scan_delim[[0xC2, 0xE1, 0xE2, 0xE3]] = 2  # see _space_len
-            self._remove_bytes = [r.encode("utf-8", _ENC) for r in self.remove]
+            self._scan_delim = scan_delim(_ASCII_WS if self.split is None else sep,
+                                          self.split is None)
+            self._remove_bytes = [r.encode("utf-8", ENC) for r in self.remove]
         else:
             self._byte_table = None
         # bytes.replace of "" would differ from str.replace
@@ -413,29 +161,29 @@ class Tokenizer:
             if not isinstance(text, list | tuple):
                 raise ConfigError(f"a text must be a str or a list of str tokens, got "
                                   f"{type(text).__name__}")
-            return [(w.lower() if self.lower else w).encode("utf-8", _ENC) for w in text]
+            return [(w.lower() if self.lower else w).encode("utf-8", ENC) for w in text]
         if self.lower:
             text = text.lower()
         for s in self.remove:
             text = text.replace(s, self.split or " ")
         if self.char_level:
-            return [c.encode("utf-8", _ENC) for c in text]
+            return [c.encode("utf-8", ENC) for c in text]
         if self.split is None:
             if self._byte_table is None:
-                return [w.encode("utf-8", _ENC) for w in text.translate(self._str_table).split()]
+                return [w.encode("utf-8", ENC) for w in text.translate(self._str_table).split()]
             if not text.isascii():
                 text = _UNICODE_WS.sub(" ", text)
-            return text.encode("utf-8", _ENC).translate(self._byte_table).split()
+            return text.encode("utf-8", ENC).translate(self._byte_table).split()
         if self._byte_table is None:
-            return [w.encode("utf-8", _ENC) for w in text.translate(self._str_table)
+            return [w.encode("utf-8", ENC) for w in text.translate(self._str_table)
                     .split(self.split) if w]
-        b = text.encode("utf-8", _ENC).translate(self._byte_table)
+        b = text.encode("utf-8", ENC).translate(self._byte_table)
         if self._sep == b" " and not any(ws in b for ws in self._other_ws):
             return b.split()  # same pieces as split(b" ") minus the empty ones, but faster
         return [w for w in b.split(self._sep) if w]
 
     def _chunks(self, texts: Iterable) -> Iterator[tuple[bool, bytes, int]]:
-        """(list mode, buffer, number of texts) per chunk of texts, buffers as ``_run`` reads."""
+        """(list mode, buffer, number of texts) per chunk of texts, buffers as the kernel reads."""
         it = iter(texts)
         while batch := list(islice(it, _CHUNK)):
             yield from self._batch(batch)
@@ -456,13 +204,13 @@ class Tokenizer:
 
         ``str.lower`` only for texts outside ASCII: ASCII letters are lower-cased for
         all texts at once, by ``bytes.lower`` or the translation table. Unicode white space
-        is left to the kernel (``_space_len``).
+        is left to the kernel.
         """
         if self.lower:
-            parts = [t.encode("utf-8", _ENC) if t.isascii() else t.lower().encode("utf-8", _ENC)
+            parts = [t.encode("utf-8", ENC) if t.isascii() else t.lower().encode("utf-8", ENC)
                      for t in batch]
         else:
-            parts = [t.encode("utf-8", _ENC) for t in batch]
+            parts = [t.encode("utf-8", ENC) for t in batch]
         parts.append(b"")  # so that every text ends with 0xFF
         buf = b"\xff".join(parts)
         if self._remove_bytes:
@@ -479,15 +227,15 @@ class Tokenizer:
         yield True, b"\xff".join(parts), len(batch)
 
     def _delim(self, lists: bool) -> np.ndarray:
-        return _LIST_DELIM if lists else self._scan_delim
+        return LIST_DELIM if lists else self._scan_delim
 
     # ------------------------------------------------------------------ fitting
 
     def _fit(self, texts: Iterable, keep: bool = False):
         """Count tokens; return the words by provisional id and (keep) each chunk's ids."""
-        inter = _Interner()
+        inter = Interner()
         chunks = []
-        mode = _MODE_IDS if keep else _MODE_COUNT
+        mode = MODE_IDS if keep else MODE_COUNT
         for lists, buf, n in self._chunks(texts):
             ids, ends = inter.feed(buf, n, lists, self._delim(lists), mode)
             if keep:
@@ -532,7 +280,7 @@ class Tokenizer:
         remap = np.array([at.get(w, lk.oov) for w in words], np.int32)
         out: list[list[int]] = []
         chunks.reverse()
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             while chunks:
                 ids, ends = chunks.pop()
                 vals = remap[ids]
@@ -540,7 +288,7 @@ class Tokenizer:
                 if not keep.all():
                     ends = np.concatenate([[0], np.cumsum(keep)])[ends]
                     vals = vals[keep]
-                out += _to_lists(lk.ints, vals, ends)
+                out += to_lists(lk.ints, vals, ends)
         return out
 
     # ------------------------------------------------------------------ indexing
@@ -548,11 +296,11 @@ class Tokenizer:
     def _oov_index(self) -> int | None:
         return None if self.oov_token is None else self.word_index.get(self.oov_token)
 
-    def _lookup(self) -> _Lookup:
+    def _lookup(self) -> Lookup:
         """The word index as the kernel reads it, cached per vocabulary and settings."""
         key = (id(self.word_index), len(self.word_index), self.num_words, self.oov_token)
         if self._lookup_cache is None or self._lookup_cache.key != key:
-            self._lookup_cache = _Lookup(key, self.word_index, self.num_words,
+            self._lookup_cache = Lookup(key, self.word_index, self.num_words,
                                          self._oov_index())
         return self._lookup_cache
 
@@ -564,11 +312,11 @@ class Tokenizer:
         """
         lk = self._lookup()
         out: list[list[int]] = []
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             for lists, buf, n in self._chunks(texts):
-                vals, ends = lk.table.feed(buf, n, lists, self._delim(lists), _MODE_LOOKUP,
+                vals, ends = lk.table.feed(buf, n, lists, self._delim(lists), MODE_LOOKUP,
                                            lk.values, lk.oov)
-                out += _to_lists(lk.ints, vals, ends)
+                out += to_lists(lk.ints, vals, ends)
         return out
 
     def sequences_to_texts(self, sequences: Iterable[Sequence[int]]) -> list[str]:
@@ -683,13 +431,13 @@ class Tokenizer:
         """Write ``to_json()`` to ``path`` atomically."""
         from rnnlab._fs import atomic_write_bytes
 
-        return atomic_write_bytes(path, self.to_json().encode("utf-8", _ENC))
+        return atomic_write_bytes(path, self.to_json().encode("utf-8", ENC))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Tokenizer:
         """Read a tokenizer written by ``save`` (or Keras' ``to_json``)."""
         try:
-            text = Path(path).read_bytes().decode("utf-8", _ENC)
+            text = Path(path).read_bytes().decode("utf-8", ENC)
         except UnicodeDecodeError as e:
             raise DataError(f"{path}: bad UTF-8 at byte {e.start}") from e
         try:
