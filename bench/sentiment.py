@@ -41,7 +41,7 @@ CASES = {
                       bigram_buckets=500_000),
                  dict(epochs=10, batch_size=256, optimizer="adam", lr=5e-3)),
     # rnnlab's best: NBSVM (naive-Bayes-scaled words and hashed bigrams, logistic loss).
-    "best": (dict(model="nbsvm", maxlen=1000, num_words=50000, bigram_buckets=2_000_000),
+    "best": (dict(model="nbsvm", maxlen=1000, num_words=50000, bigram_buckets=4_000_000),
              dict(epochs=4, batch_size=256, optimizer="adam", lr=1e-2)),
 }
 

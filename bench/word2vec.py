@@ -4,7 +4,8 @@ Both trainers get the same tokenised corpus (lower-case, punctuation stripped, a
 /work/shared/bench/imdb_tokenize.py) in memory, the same settings, and each runs in a fresh
 subprocess so that its peak memory (ru_maxrss) is its own. Words/s = corpus tokens x epochs
 / wall time of vocabulary building plus training. Both sets of vectors are scored by
-rnnlab.vectors (gensim's semantics): analogy accuracy on the top 30,000 words of
+rnnlab.vectors (gensim's semantics): analogy accuracy on the top 30,000 words (by count,
+ties in order of first appearance, the same words for both) of
 questions-words.txt and Spearman on WordSim353, both files shipped with gensim.
 
     python bench/word2vec.py --limit-docs 10000          # quick
@@ -78,7 +79,16 @@ def child(args) -> None:
                      workers=args.workers, seed=args.seed, sg=int(args.model == "skipgram"),
                      hs=0)
         seconds = time.perf_counter() - start
-        wv = WordVectors(words=tuple(m.wv.index_to_key), vectors=m.wv.vectors.copy())
+        # gensim breaks count ties in no fixed order; put its words in rnnlab's order (count,
+        # then first appearance) so "the top 30,000 words" are the same words for both
+        first: dict[str, int] = {}
+        for doc in docs:
+            for word in doc:
+                first.setdefault(word, len(first))
+        words = m.wv.index_to_key
+        order = sorted(range(len(words)),
+                       key=lambda i: (-m.wv.get_vecattr(words[i], "count"), first[words[i]]))
+        wv = WordVectors(words=tuple(words[i] for i in order), vectors=m.wv.vectors[order])
         loss = None
     else:
         from rnnlab.word2vec import Word2VecConfig, train_word2vec
