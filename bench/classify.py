@@ -3,7 +3,8 @@
 Both train on the first 55,000 training images with Adam and batch 150, pick the epoch on
 the last 5,000 (validation), and are scored once on the 10,000 test images. The anchor is
 the notebook's model written in plain PyTorch (``nn.RNN`` + ``nn.Linear``, PyTorch's
-default initialisation). Keras is timed too when it is installed.
+default initialisation, Adam 1e-3); rnnlab's models use ``SETTINGS`` below, chosen on the
+validation split alone by ``bench/classify_sweep.py``. Keras is timed too when installed.
 
     python bench/classify.py                          # RNN(100) and GRU(128), 12 epochs
     python bench/classify.py --models rnn --epochs 2  # quick look
