@@ -24,27 +24,53 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 import rnnlab
 
 
+def _parameters(cells) -> list[torch.Tensor]:
+    """The parameters of a cell, or of (nested) lists of cells."""
+    if isinstance(cells, nn.Module):
+        return list(cells.parameters())
+    return [p for c in cells for p in _parameters(c)]
+
+
+def _grad_norms(params) -> list[float]:
+    """Each parameter's squared gradient norm, sorted: an order-free fingerprint."""
+    return sorted(float(p.grad.pow(2).sum()) for p in params)
+
+
 def equivalence(device: torch.device) -> list[tuple[str, float]]:
+    """Max |difference| of outputs, input gradients and weight gradients against torch.nn."""
     rows = []
     torch.manual_seed(0)
     for kind in ("rnn", "lstm", "gru"):
         for layers, bidirectional in ((1, False), (2, False), (2, True)):
             cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind]
             ref = cls(16, 32, num_layers=layers, bidirectional=bidirectional).double().to(device)
-            x = torch.randn(50, 24, 16, dtype=torch.float64, device=device)
+            x = torch.randn(50, 24, 16, dtype=torch.float64, device=device, requires_grad=True)
             lengths = torch.randint(1, 51, (24,))
             packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
             ref_out, _ = pad_packed_sequence(ref(packed)[0], total_length=50)
-            cells = rnnlab.cells_from_torch(ref)
+            probe = torch.randn_like(ref_out)
+            (ref_out * probe).sum().backward()
+            ref_x_grad, x.grad = x.grad, None
+            ref_norms = _grad_norms(ref.parameters())
             for backend in ("fused", "loop"):
+                cells = rnnlab.cells_from_torch(ref)
                 if bidirectional:
                     out, _, _ = rnnlab.stack_bidirectional_dynamic_rnn(
                         *cells, x, sequence_length=lengths, time_major=True)
                 else:
                     out, _ = rnnlab.dynamic_rnn(cells, x, sequence_length=lengths,
                                                 time_major=True, backend=backend)
-                diff = (out - ref_out).abs().max().item()
+                (out * probe).sum().backward()
+                x_grad, x.grad = x.grad, None
+                norms = _grad_norms(_parameters(cells))
+                diff = max((out - ref_out).abs().max().item(),
+                           (x_grad - ref_x_grad).abs().max().item(),
+                           max(abs(a - b) / max(b, 1e-30) for a, b in zip(norms, ref_norms,
+                                                                          strict=True)))
                 name = f"{kind} L={layers}{' bi' if bidirectional else ''} {backend}"
+                if backend == "fused" and not bidirectional:  # one buffer after the call?
+                    storages = {p.untyped_storage().data_ptr() for p in _parameters(cells)}
+                    name += " (1 buffer)" if len(storages) == 1 else f" ({len(storages)} bufs)"
                 rows.append((name, diff))
                 if bidirectional:
                     break
@@ -123,11 +149,11 @@ def main() -> int:
         return 2
     device = torch.device("cuda")
     print(f"device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
-    print(f"{'check':<24} {'max |diff|':>12}")
+    print(f"{'check (out, grads)':<32} {'max |diff|':>12}")
     worst = 0.0
     for name, diff in equivalence(device):
         worst = max(worst, diff)
-        print(f"{name:<24} {diff:>12.2e}")
+        print(f"{name:<32} {diff:>12.2e}")
     print(f"{'fwd+bwd, B=256, H=128':<24} {'torch ms':>9} {'rnnlab ms':>10} {'ratio':>6}")
     for name, ms_torch, ms_rnnlab in speed(device):
         print(f"{name:<24} {ms_torch:>9.2f} {ms_rnnlab:>10.2f} {ms_rnnlab / ms_torch:>6.2f}")

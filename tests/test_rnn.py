@@ -279,3 +279,23 @@ def test_bad_inputs_and_backends_are_refused():
     with pytest.raises(ShapeError, match=r"initial_state\[1\] .* \(2, 4\)"):
         rnnlab.dynamic_rnn(cell, torch.zeros(2, 4, 3),
                            initial_state=(torch.zeros(2, 4), torch.zeros(3, 4)))
+
+
+def test_cpu_weights_are_never_rebound_for_cudnn():
+    cell = rnnlab.LSTMCell(3, 4)
+    before = [p.untyped_storage().data_ptr() for p in cell.parameters()]
+    rnnlab.dynamic_rnn(cell, torch.randn(2, 5, 3), backend="fused")
+    assert [p.untyped_storage().data_ptr() for p in cell.parameters()] == before
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_weights_become_one_buffer_and_still_match_torch():
+    """On CUDA the fused path compacts the cells' weights once, as flatten_parameters does."""
+    ref = torch.nn.GRU(3, 4, num_layers=2).cuda()
+    stack = rnnlab.cells_from_torch(ref)
+    x = torch.randn(6, 2, 3, device="cuda")
+    out, _ = rnnlab.dynamic_rnn(stack, x, time_major=True)
+    assert len({p.untyped_storage().data_ptr() for p in stack.parameters()}) == 1
+    torch.testing.assert_close(out, ref(x)[0])
+    out.sum().backward()
+    assert all(p.grad is not None for p in stack.parameters())

@@ -356,11 +356,40 @@ _KERNELS = {"RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu,
             "GRU": torch._VF.gru, "LSTM": torch._VF.lstm}
 
 
+def _compact_for_cudnn(spec: FusedSpec, flat: list[Tensor]) -> None:
+    """Make the weights views into one buffer, as ``nn.RNN.flatten_parameters`` does.
+
+    cuDNN needs all of a call's weights in one buffer; weights allocated one by one are
+    copied into one on every call (0.15-0.45 ms per call measured on an H200). Rebinding
+    the parameters' storage once (again after each move to another device) avoids that.
+    Weights that are not plain, distinct CUDA tensors of one dtype are left alone.
+    """
+    first = flat[0]
+    if not first.is_cuda:
+        return
+    storage = first.untyped_storage().data_ptr()
+    if all(w.untyped_storage().data_ptr() == storage for w in flat):
+        return  # already one buffer (or one tensor)
+    if (len({w.data_ptr() for w in flat}) != len(flat)
+            or any(not w.is_cuda or w.dtype != first.dtype for w in flat)
+            or not torch.backends.cudnn.is_acceptable(first)
+            or not torch._use_cudnn_rnn_flatten_weight()):
+        return
+    from torch.backends.cudnn import rnn as cudnn_rnn
+
+    with torch.no_grad(), torch.cuda.device_of(first):
+        torch._cudnn_rnn_flatten_weight(
+            flat, len(spec.weights[0]), spec.weights[0][0].shape[1],
+            cudnn_rnn.get_cudnn_mode(spec.mode), spec.num_units, spec.proj_size,
+            len(spec.weights), False, False)
+
+
 def _fused_call(spec: FusedSpec, x: Tensor, hx, train: bool, batch_first: bool = False):
     """One call of PyTorch's fused kernel; x: (T, B, F) (or (B, T, F) when batch_first),
     hx: (L, B, H), or a pair of them for an LSTM."""
     # These are the exact kernels nn.RNN/nn.LSTM/nn.GRU.forward call, fed our parameters.
     flat = [w for layer in spec.weights for w in layer]
+    _compact_for_cudnn(spec, flat)
     args = (flat, True, len(spec.weights), 0.0, train, False, batch_first)
     with warnings.catch_warnings():
         # cuDNN warns that separately allocated weights get compacted per call; expected.
@@ -432,6 +461,7 @@ def _fused_packed(spec: FusedSpec, x: Tensor, hx, lengths: Tensor, train: bool):
     packed = pack_padded_sequence(x.index_select(1, nonempty), lengths[nonempty].cpu(),
                                   enforce_sorted=False)
     flat = [w for layer in spec.weights for w in layer]
+    _compact_for_cudnn(spec, flat)
     order = packed.sorted_indices
     sub_hx = _map(lambda h: h.index_select(1, nonempty).index_select(1, order), hx)
     args = (packed.data, packed.batch_sizes, sub_hx, flat, True, len(spec.weights), 0.0, train,
