@@ -12,7 +12,8 @@ sequences give, so results match ``nn.RNN``/``nn.LSTM``/``nn.GRU`` on packed inp
   ones behind ``nn.LSTM``). Only cells those kernels implement qualify: tanh/relu
   BasicRNNCell, LSTMCell without peepholes or clipping, GRUCell, stacks of one kind,
   optionally wrapped in OutputProjectionWrapper / ResidualWrapper, or a DropoutWrapper
-  in eval mode.
+  in eval mode. On CUDA the first call makes those parameters views into one buffer, as
+  ``nn.LSTM.flatten_parameters`` does, so that cuDNN does not copy them on every call.
 * ``"kernel"`` runs the same cells, and LSTMs of every variant (peepholes, clipping,
   projection), on rnnlab's own sequence kernels (:mod:`rnnlab._lstm_kernel`,
   :mod:`rnnlab._rnn_kernel`): one autograd node per layer with a hand-written
