@@ -60,3 +60,12 @@ def test_word2vec_on_two_processes_writes_the_two_shard_vectors(tmp_path, capsys
     assert cli.main(["word2vec", str(corpus), "--out", str(ref), "--workers", "2",
                      *common]) == 0
     assert out.read_bytes() == ref.read_bytes()  # 2 processes = the 2-shard threads
+
+
+def test_word2vec_refuses_zero_processes(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a b c\n" * 10)
+    assert cli.main(["word2vec", str(corpus), "--out", str(tmp_path / "v.txt"),
+                     "--nproc", "0"]) == 2
+    assert "nproc=0" in capsys.readouterr().err
+    assert not (tmp_path / "v.txt").exists()

@@ -440,7 +440,7 @@ def _cmd_word2vec(args: argparse.Namespace) -> int:
     from rnnlab.embeddings import save_word_vectors
     from rnnlab.word2vec import TqdmWord2VecProgress, Word2VecConfig, train_word2vec
 
-    several = args.nproc > 1 or detect_env() is not None
+    several = args.nproc != 1 or detect_env() is not None  # nproc < 1 is refused there
     workers = args.workers if args.workers is not None else (1 if several else 2)
     config = Word2VecConfig(
         model=args.model, loss=args.loss, dim=args.dim, window=args.window,
