@@ -412,24 +412,44 @@ def train_word2vec(
     """
     cfg = config
     with tempfile.TemporaryDirectory(prefix="rnnlab-w2v-", dir=cfg.tmp_dir) as folder:
-        t0 = time.perf_counter()
         stream = _IdStream(corpus, folder)
-        vocab, order = _vocab_from_counts(
-            stream.words, stream.counts, stream.num_tokens, len(stream.offsets) - 1,
-            cfg.min_count, cfg.max_vocab,
-        )  # fmt: skip
-        if not vocab.words:
-            raise DataError(
-                f"no word occurs min_count={cfg.min_count} times in the corpus "
-                f"({stream.num_tokens} tokens)"
-            )
-        log.info("vocabulary: %d words of %d distinct, %d tokens, %.1fs",
-                 len(vocab.words), len(stream.words), stream.num_tokens, time.perf_counter() - t0)
-        remap = np.full(max(len(stream.words), 1), -1, np.int32)
-        remap[order] = np.arange(len(order), dtype=np.int32)
+        vocab, remap = _vocabulary(stream, cfg)
         syn0, history = _train(stream, vocab, remap, cfg, progress)
         del stream.tokens  # close the memory map before the folder goes
     return WordVectors(words=vocab.words, vectors=syn0), history
+
+
+def _vocabulary(stream: _IdStream, cfg: Word2VecConfig) -> tuple[Vocabulary, np.ndarray]:
+    """The vocabulary of a streamed corpus and its remap (provisional id -> vocabulary id,
+    -1 for words below min_count or past max_vocab)."""
+    vocab, order = _vocab_from_counts(
+        stream.words, stream.counts, stream.num_tokens, len(stream.offsets) - 1,
+        cfg.min_count, cfg.max_vocab,
+    )  # fmt: skip
+    if not vocab.words:
+        raise DataError(
+            f"no word occurs min_count={cfg.min_count} times in the corpus "
+            f"({stream.num_tokens} tokens)"
+        )
+    log.info("vocabulary: %d words of %d distinct, %d tokens",
+             len(vocab.words), len(stream.words), stream.num_tokens)
+    remap = np.full(max(len(stream.words), 1), -1, np.int32)
+    remap[order] = np.arange(len(order), dtype=np.int32)
+    return vocab, remap
+
+
+def _learning_rate(cfg: Word2VecConfig, done: int, total: int) -> float:
+    """The linearly decayed rate after ``done`` of ``total`` raw words (as the kernel's)."""
+    return max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * done / total)
+
+
+def _epoch_row(epoch: int, totals: np.ndarray, words: int, seconds: float) -> dict:
+    """One history row from an epoch's summed (loss, pairs, kept words)."""
+    return {
+        "epoch": epoch + 1, "loss": float(totals[0] / max(totals[1], 1)),
+        "pairs": int(totals[1]), "words": words, "kept_words": int(totals[2]),
+        "seconds": seconds, "words_per_sec": words / max(seconds, 1e-9),
+    }  # fmt: skip
 
 
 class _RoundSchedule:
@@ -543,18 +563,13 @@ def _train(stream, vocab, remap, cfg, progress):
             raise TrainingError(f"word2vec loss became {loss} in epoch {epoch + 1}; lower alpha")
         if progress is not None:
             elapsed = time.perf_counter() - state["t0"]
-            lr = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * done / total_run)
             progress(Word2VecProgress(epoch + 1, done, total_run, done / max(elapsed, 1e-9),
-                                      lr, float(loss / max(pairs, 1))))
+                                      _learning_rate(cfg, done, total_run),
+                                      float(loss / max(pairs, 1))))
         if last == n_chunks:
             seconds = time.perf_counter() - state["t_epoch"]
             totals = results.sum(0)
-            history.append({
-                "epoch": epoch + 1, "loss": float(totals[0] / max(totals[1], 1)),
-                "pairs": int(totals[1]), "words": stream.num_tokens,
-                "kept_words": int(totals[2]), "seconds": seconds,
-                "words_per_sec": stream.num_tokens / max(seconds, 1e-9),
-            })  # fmt: skip
+            history.append(_epoch_row(epoch, totals, stream.num_tokens, seconds))
             log.info("epoch %d: loss %.4f over %d pairs, %.0f words/s", epoch + 1,
                      history[-1]["loss"], totals[1], history[-1]["words_per_sec"])
             state["t_epoch"] = time.perf_counter()

@@ -66,9 +66,11 @@ from rnnlab.word2vec import (
     Word2VecProgress,
     _chunk_seed,
     _chunks,
+    _epoch_row,
     _IdStream,
     _initial_state,
-    _vocab_from_counts,
+    _learning_rate,
+    _vocabulary,
     train_word2vec,
 )
 
@@ -261,18 +263,14 @@ def _train(stream, vocab, remap, cfg: Word2VecConfig, comm: _Comm | None, progre
                                     "lower alpha")
             done = epoch * stream.num_tokens + int(stream.offsets[chunks[last - 1][1]])
             if progress is not None and rank == 0:
-                lr = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * done / total_run)
                 progress(Word2VecProgress(epoch + 1, done, total_run,
-                                          done / max(time.perf_counter() - t0, 1e-9), lr,
+                                          done / max(time.perf_counter() - t0, 1e-9),
+                                          _learning_rate(cfg, done, total_run),
                                           float(loss / max(pairs, 1))))
         seconds = time.perf_counter() - t_epoch
         totals = results.sum(0)
-        history.append({
-            "epoch": epoch + 1, "loss": float(totals[0] / max(totals[1], 1)),
-            "pairs": int(totals[1]), "words": stream.num_tokens, "kept_words": int(totals[2]),
-            "seconds": seconds, "words_per_sec": stream.num_tokens / max(seconds, 1e-9),
-            "processes": W, "sync_seconds": comm_s,
-        })  # fmt: skip
+        history.append({**_epoch_row(epoch, totals, stream.num_tokens, seconds),
+                        "processes": W, "sync_seconds": comm_s})
         comm_s = 0.0
         log.info("epoch %d: loss %.4f over %d pairs, %.0f words/s on %d process(es)",
                  epoch + 1, history[-1]["loss"], totals[1], history[-1]["words_per_sec"], W)
@@ -324,17 +322,7 @@ def train_word2vec_in_job(
     comm = _Comm(group) if group else None
     with tempfile.TemporaryDirectory(prefix="rnnlab-w2v-", dir=cfg.tmp_dir) as folder:
         stream = _IdStream(corpus, folder)
-        vocab, order = _vocab_from_counts(
-            stream.words, stream.counts, stream.num_tokens, len(stream.offsets) - 1,
-            cfg.min_count, cfg.max_vocab,
-        )  # fmt: skip
-        if not vocab.words:
-            raise DataError(f"no word occurs min_count={cfg.min_count} times in the corpus "
-                            f"({stream.num_tokens} tokens)")
-        log.info("vocabulary: %d words of %d distinct, %d tokens; %d process(es)",
-                 len(vocab.words), len(stream.words), stream.num_tokens, W)
-        remap = np.full(max(len(stream.words), 1), -1, np.int32)
-        remap[order] = np.arange(len(order), dtype=np.int32)
+        vocab, remap = _vocabulary(stream, cfg)
         syn0, history = _train(stream, vocab, remap, cfg, comm, progress)
         del stream.tokens  # close the memory map before the folder goes
     return WordVectors(words=vocab.words, vectors=syn0), history

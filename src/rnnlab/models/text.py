@@ -227,11 +227,12 @@ class TextClassifier(nn.Module):
         """
         if self.config.kind != "nbsvm":
             raise ConfigError(f"set_nb_ratios is for the 'nbsvm' kind, not {self.config.kind!r}")
-        rows = self.nb_ratio.shape[0]
-        ids = torch.cat([self.features(tokens[i:i + batch_size], distinct=True)
-                         for i in range(0, len(tokens), batch_size)])
-        ratio = nb_log_count_ratios(ids, labels, rows, self.config.num_classes, alpha=alpha)
-        self.nb_ratio.copy_(ratio.to(self.nb_ratio))
+        rows, classes = self.nb_ratio.shape[0], self.config.num_classes
+        # counted batch by batch: all texts' features at once would take N x 2L int64s
+        counts = sum(_class_counts(self.features(tokens[i:i + batch_size], distinct=True),
+                                   labels[i:i + batch_size], rows, classes)
+                     for i in range(0, len(tokens), batch_size))
+        self.nb_ratio.copy_(_ratios_from_counts(counts, alpha).to(self.nb_ratio))
 
 
 def nb_log_count_ratios(features: Tensor, labels: Tensor, num_features: int,
@@ -261,14 +262,25 @@ def nb_log_count_ratios(features: Tensor, labels: Tensor, num_features: int,
     if features.shape[0] != labels.shape[0]:
         raise ShapeError(f"features has {features.shape[0]} rows but labels has "
                          f"{labels.shape[0]}")
+    return _ratios_from_counts(_class_counts(features, labels, num_features, num_classes),
+                               alpha)
+
+
+def _class_counts(features: Tensor, labels: Tensor, num_features: int,
+                  num_classes: int) -> Tensor:
+    """(num_classes, num_features) float64: how many texts of each class hold each feature."""
     labels = labels.long()
-    columns = [1] if num_classes == 2 else range(num_classes)
+    return torch.stack([torch.bincount(features[labels == c].flatten(), minlength=num_features)
+                        for c in range(num_classes)]).double()
+
+
+def _ratios_from_counts(counts: Tensor, alpha: float) -> Tensor:
+    """:func:`nb_log_count_ratios` from per-class counts (C, F): class c against the rest."""
+    total = counts.sum(0)
+    columns = [1] if counts.shape[0] == 2 else range(counts.shape[0])
     ratios = []
     for c in columns:
-        inside = features[labels == c].flatten()
-        outside = features[labels != c].flatten()
-        p = torch.bincount(inside, minlength=num_features).double() + alpha
-        q = torch.bincount(outside, minlength=num_features).double() + alpha
+        p, q = counts[c] + alpha, total - counts[c] + alpha
         p[0] = q[0] = 0.0  # padding is no feature
         ratio = torch.log((p / p.sum()) / (q / q.sum()))
         ratio[0] = 0.0
