@@ -21,11 +21,17 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
 
-def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def _common(parser: argparse.ArgumentParser, *, train: bool = False) -> argparse.ArgumentParser:
     g = parser.add_argument_group("common options")
-    g.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
-    g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
-                   help="where to compute; auto picks CUDA when present (default: auto)")
+    # A training command's seed and device are fit settings; untyped, they stay unset so
+    # that --resume keeps the run's own.
+    seed = {"dest": "fit.seed", "default": argparse.SUPPRESS} if train else {"default": 42}
+    device = {"dest": "fit.device", "default": argparse.SUPPRESS} if train else {
+        "default": "auto"}
+    g.add_argument("--seed", type=int, metavar="N", help="random seed (default: 42)", **seed)
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"],
+                   help="where to compute; auto picks CUDA when present (default: auto)",
+                   **device)
     g.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU threads for PyTorch (default: PyTorch's choice)")
     g.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
@@ -35,10 +41,13 @@ def _common(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to render ``--help``)."""
+    from rnnlab import __version__
+
     parser = argparse.ArgumentParser(
         prog="rnnlab",
         description="Recurrent sequence models and word embeddings on PyTorch.",
     )
+    parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     tour = _common(sub.add_parser(
@@ -50,28 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model into a run folder",
                            description="Train a model; each job writes a run folder.")
     jobs = train.add_subparsers(dest="task", metavar="TASK", required=True)
-    classify = _training(jobs.add_parser(
-        "classify", help="classify images read row by row (MNIST, Fashion-MNIST, digits)",
-        description="Read each image as a sequence of rows and classify it."), "classify")
-    classify.add_argument("--dataset", default="digits",
-                          choices=["digits", "mnist", "fashion-mnist"],
-                          help="digits is embedded and works offline (default: digits)")
-    classify.add_argument("--data-dir", help="folder holding the dataset's IDX files")
-    classify.add_argument("--download", action="store_true",
-                          help="download missing files (SHA-256 checked)")
-    classify.add_argument("--model", default="rnn", choices=["rnn", "lstm", "gru", "bnmlp"])
-    classify.add_argument("--units", type=int, default=100, help="units per layer (100)")
-    classify.add_argument("--layers", type=int, default=1, help="recurrent layers (1)")
-    classify.add_argument("--bidirectional", action="store_true")
-    classify.add_argument("--dropout", type=float, default=0.0)
-    classify.add_argument("--init", choices=["auto", "keras", "torch", "irnn"], default="auto",
-                          help="initial weights; auto: irnn for rnn, keras for lstm/gru")
-    classify.add_argument("--activation", choices=["auto", "tanh", "relu"], default="auto",
-                          help="rnn activation; auto: relu with irnn, else tanh")
-    classify.add_argument("--val-size", type=int, default=None,
-                          help="validation images from the end of the training split")
-    _fit_options(classify, epochs=12, batch_size=150, lr=1e-3)
-    classify.set_defaults(handler=_cmd_train_classify)
+    _task_parser(jobs, "classify")
 
     forecast = _training(jobs.add_parser(
         "forecast", help="forecast a time series (the notebook's, or your own CSV/Parquet)",
@@ -210,39 +198,24 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(handler=_cmd_vectors_evaluate)
 
-    evaluate = _common(sub.add_parser(
-        "evaluate", help="score a trained run on a data split",
-        description="Loss and accuracy of a run folder's model on a split (test by default)."))
-    evaluate.add_argument("run_dir", metavar="RUN_DIR")
-    evaluate.add_argument("--dataset", help="dataset to score on (default: the run's)")
-    evaluate.add_argument("--data-dir", help="folder holding the data")
-    evaluate.add_argument("--split", default="test", help="split to score (default: test)")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.set_defaults(handler=_cmd_evaluate)
-
-    predict = _common(sub.add_parser(
-        "predict", help="predict with a trained run",
-        description="Predict classes: images (IDX or PNG files) for classify runs."))
-    predict.add_argument("run_dir", metavar="RUN_DIR")
-    predict.add_argument("files", nargs="*", metavar="FILE",
-                         help="classify runs: IDX or PNG image files")
-    predict.add_argument("--text", action="append", default=[],
-                         help="sentiment runs: a text to classify (repeatable)")
-    predict.add_argument("--input", help="sentiment runs: a CSV/JSONL/text file of texts")
-    predict.add_argument("--json", action="store_true", help="print one JSON object")
-    predict.set_defaults(handler=_cmd_predict)
+    _evaluate_parser(sub)
+    _predict_parser(sub)
     return parser
 
 
-def _training(parser: argparse.ArgumentParser, task: str) -> argparse.ArgumentParser:
-    _common(parser)
+def _training(parser: argparse.ArgumentParser, task: str, *,
+              generated: bool = False) -> argparse.ArgumentParser:
+    if not generated:
+        _common(parser)
     g = parser.add_argument_group("run folder")
     g.add_argument("--out", default=f"runs/{task}", metavar="RUN_DIR",
                    help=f"run folder (default: runs/{task})")
     g.add_argument("--resume", action="store_true", help="continue the run in --out")
     g.add_argument("--overwrite", action="store_true", help="start over in an existing --out")
-    g.add_argument("--max-steps", type=int, default=None, metavar="N",
-                   help="stop after N optimizer steps (a quick end-to-end check)")
+    steps = {"dest": "fit.max_steps", "default": argparse.SUPPRESS} if generated else {
+        "default": None}
+    g.add_argument("--max-steps", type=int, metavar="N",
+                   help="stop after N optimizer steps (a quick end-to-end check)", **steps)
     g = parser.add_argument_group("several processes (data-parallel; docs/distributed.md)")
     g.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train on N local processes; --batch-size stays the global batch "
@@ -314,8 +287,9 @@ def _run_train(args: argparse.Namespace) -> int:
     """A train command here, under torchrun, or on --nproc local processes."""
     from rnnlab.distributed import run_training
 
+    device = getattr(args, "fit.device", getattr(args, "device", "auto"))
     status = run_training(lambda: args.handler(args), nproc=args.nproc, argv=args.argv,
-                          timeout_s=args.dist_timeout, device=args.device,
+                          timeout_s=args.dist_timeout, device=device,
                           threads=args.threads)
     return 0 if status is None else status
 
@@ -325,21 +299,6 @@ def _cmd_tour(args: argparse.Namespace) -> int:
 
     for step in run_tour(seed=args.seed):
         print(f"== {step.title}\n{step.text}\n")
-    return 0
-
-
-def _cmd_train_classify(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.classify import ClassifyConfig, train_classify
-
-    config = ClassifyConfig(dataset=args.dataset, data_dir=args.data_dir,
-                            download=args.download, model=args.model, units=args.units,
-                            layers=args.layers, bidirectional=args.bidirectional,
-                            dropout=args.dropout, init=args.init, activation=args.activation,
-                            val_size=args.val_size)
-    _, history = train_classify(config, _fit_config(args), run_dir=args.out,
-                                callbacks=_callbacks(args), resume=args.resume,
-                                overwrite=args.overwrite)
-    _print_history(history, args.out)
     return 0
 
 
@@ -406,32 +365,6 @@ def _cmd_train_sentiment(args: argparse.Namespace) -> int:
                                  callbacks=_callbacks(args), resume=args.resume,
                                  overwrite=args.overwrite)
     _print_history(history, args.out)
-    return 0
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from rnnlab.tasks import evaluate_run
-
-    scores = evaluate_run(args.run_dir, dataset=args.dataset, split=args.split,
-                          data_dir=args.data_dir, device=args.device)
-    if args.json:
-        print(json.dumps(scores))
-    else:
-        for key, value in scores.items():
-            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
-    return 0
-
-
-def _cmd_predict(args: argparse.Namespace) -> int:
-    from rnnlab.tasks import predict_run
-
-    rows = predict_run(args.run_dir, files=args.files, texts=args.text, input=args.input,
-                       device=args.device)
-    if args.json:
-        print(json.dumps({"predictions": rows}))
-    else:
-        for row in rows:
-            print("\t".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
     return 0
 
 
@@ -504,11 +437,150 @@ def _cmd_vectors_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _task_parser(jobs, name: str) -> argparse.ArgumentParser:
+    """``rnnlab train NAME``: run-folder flags plus one flag per field of the task's config."""
+    from rnnlab.cli_config import add_config_flags
+    from rnnlab.tasks import get_task
+
+    task = get_task(name)
+    parser = jobs.add_parser(name, aliases=list(task.aliases), help=task.help,
+                             description=task.description)
+    _common(parser, train=True)
+    _training(parser, name, generated=True)
+    add_config_flags(parser, task.config_type, task.default_config(),
+                     seen={"--seed", "--device", "--max-steps"})
+    parser.set_defaults(handler=_cmd_train_task, task_name=task.name, _parser=parser)
+    return parser
+
+
+def _cmd_train_task(args: argparse.Namespace) -> int:
+    from rnnlab.cli_config import typed_overrides
+    from rnnlab.tasks import train_run
+
+    result = train_run(args.task_name, None, args.out, overrides=typed_overrides(args),
+                       resume=args.resume, overwrite=args.overwrite,
+                       callbacks=_callbacks(args))
+    _print_history(result.history, args.out)
+    return 0
+
+
+def _data_flags(parser: argparse.ArgumentParser) -> None:
+    """Every task's data flags, so ``evaluate``/``predict`` take what ``train`` took."""
+    from rnnlab.cli_config import add_config_flags
+    from rnnlab.tasks import all_tasks
+
+    seen: set[str] = set()
+    for task in all_tasks():
+        if hasattr(task, "config_type"):
+            add_config_flags(parser, task.config_type, task.default_config(),
+                             parts=("data",), seen=seen)
+
+
+def _evaluate_parser(sub) -> None:
+    evaluate = _common(sub.add_parser(
+        "evaluate", help="score a trained run on a data split",
+        description="Loss, accuracy, per-class scores and the confusion matrix of a run's "
+                    "model: on the test split where the data has one, else on the run's "
+                    "validation part; data flags as for train replace the run's data."))
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("--split", choices=["train", "val", "test"], default=None,
+                          help="split to score (default: test where the data has one, "
+                               "else val)")
+    _weights_and_json(evaluate)
+    _data_flags(evaluate)
+    evaluate.set_defaults(handler=_cmd_evaluate, _parser=evaluate)
+
+
+def _predict_parser(sub) -> None:
+    predict = _common(sub.add_parser(
+        "predict", help="predict with a trained run",
+        description="Predict classes: image files (IDX, PNG) for classify runs, texts for "
+                    "text runs."))
+    predict.add_argument("run_dir", metavar="RUN_DIR")
+    predict.add_argument("files", nargs="*", metavar="FILE",
+                         help="classify runs: IDX or PNG image files")
+    predict.add_argument("--text", action="append", default=[],
+                         help="text runs: a text to classify (repeatable)")
+    predict.add_argument("--input", help="text runs: a CSV/JSONL/.txt file of texts")
+    _weights_and_json(predict)
+    predict.set_defaults(handler=_cmd_predict, _parser=predict)
+
+
+def _weights_and_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", choices=["best", "last"], default="best",
+                        help="the best epoch's weights or the last ones (default: best)")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON (one compact object on one line) instead of text")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from rnnlab.cli_config import typed_overrides
+    from rnnlab.tasks import evaluate_run
+
+    scores = evaluate_run(args.run_dir, data=typed_overrides(args).get("data", {}),
+                          split=args.split, weights=args.weights, device=args.device)
+    if args.json:
+        print(_compact(scores))
+        return 0
+    for key, value in scores.items():
+        if key in ("per_class", "confusion_matrix", "labels"):
+            continue
+        print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    if "per_class" in scores:
+        print(f"{'label':<16} precision  recall      f1  support")
+        for label, row in scores["per_class"].items():
+            print(f"{label:<16} {row['precision']:9.4f} {row['recall']:7.4f} "
+                  f"{row['f1']:7.4f} {row['support']:8d}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from rnnlab.tasks import predict_run
+
+    inputs = {"files": args.files, "text": args.text, "input": args.input}
+    rows = predict_run(args.run_dir, inputs=inputs, weights=args.weights, device=args.device)
+    if args.json:
+        for row in rows:
+            print(_compact(row))
+        return 0
+    keys = [k for k in rows[0] if k != "probabilities"] if rows else []
+    print("\t".join(keys))
+    for row in rows:
+        print("\t".join(f"{row[k]:.4f}" if isinstance(row[k], float) else str(row[k])
+                        for k in keys))
+    return 0
+
+
+def _compact(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=True)
+
+
+def _flag_table() -> dict[str, str]:
+    """Python names the library uses in messages -> the CLI's flags."""
+    from rnnlab.cli_config import flag_words
+    from rnnlab.tasks import all_tasks
+
+    extra = {"resume": "--resume", "overwrite": "--overwrite", "run_dir": "--out",
+             "nproc": "--nproc", "timeout_s": "--dist-timeout", "threads": "--threads",
+             "weights": "--weights", "split": "--split"}
+    return flag_words([t.config_type for t in all_tasks() if hasattr(t, "config_type")],
+                      extra)
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    if getattr(args, "command", None) != "train" or not getattr(args, "out", None):
+        return ""
+    return f"; continue with: rnnlab train {args.task} --resume --out {args.out}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 on success)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # in the words of the subcommand that was given them
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extras)}")
+    args.argv = argv
     try:
         _setup(args)
         if args.command == "train":
@@ -517,10 +589,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RnnlabError as exc:
         if args.debug:
             raise
-        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        from rnnlab.cli_config import in_flag_words
+
+        print(f"rnnlab: error: {in_flag_words(str(exc), _flag_table())}", file=sys.stderr)
         return EXIT_FAILURE if isinstance(exc, RuntimeError) else EXIT_USAGE
     except KeyboardInterrupt:
-        print("rnnlab: interrupted", file=sys.stderr)
+        print(f"rnnlab: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
 
 

@@ -55,6 +55,9 @@ class Option:
     resumable: bool = False
 
 
+_PLAIN = Option(cli=False)
+
+
 def option(default: Any = MISSING, *, flag: str | None = None, aliases: Sequence[str] = (),
            help: str = "", choices: Sequence[Any] | None = None, metavar: str | None = None,
            auto: str | None = None, cli: bool = True, resumable: bool = False,
@@ -77,8 +80,8 @@ def option(default: Any = MISSING, *, flag: str | None = None, aliases: Sequence
 
 
 def option_of(field: dataclasses.Field) -> Option:
-    """The field's :class:`Option`; a plain field gets the defaults."""
-    return field.metadata.get(_KEY, Option())
+    """The field's :class:`Option`; a plain field is set by code, not on the command line."""
+    return field.metadata.get(_KEY, _PLAIN)
 
 
 def flag_of(cls: type, name: str) -> str:

@@ -1,46 +1,14 @@
-"""One module per job: each wires a dataset, a model, ``fit`` and a run folder.
+"""One task object per job (``base.Task``), registered once; the run-folder operations.
 
-``evaluate_run`` and ``predict_run`` dispatch on the run folder's ``"task"``.
+Importing this package registers the built-in tasks. ``runner`` trains, loads, evaluates
+and predicts any run folder by its ``config.json``'s ``"task"``.
 """
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
+from rnnlab.tasks import classify, forecast, sentiment  # noqa: F401  (register the tasks)
+from rnnlab.tasks.base import Task, all_tasks, get_task, register
+from rnnlab.tasks.runner import evaluate_run, load_run, predict_run, train_run
 
-from rnnlab.errors import ConfigError
-
-
-def _task(run_dir) -> str:
-    from rnnlab.runs import RunDir
-
-    return RunDir(run_dir).load_config().get("task", "")
-
-
-# (module, function) per task and command; modules are imported only when used.
-_HANDLERS = {
-    "evaluate": {"classify": ("classify", "evaluate_run"),
-                 "sentiment": ("sentiment", "evaluate_run")},
-    "predict": {"classify": ("classify", "predict_files"),
-                "sentiment": ("sentiment", "predict_texts")},
-}
-
-
-def _dispatch(command: str, run_dir, kwargs):
-    task = _task(run_dir)
-    if task not in _HANDLERS[command]:
-        hint = " (use 'rnnlab forecast' for forecasting runs)" if task == "forecast" else ""
-        raise ConfigError(f"rnnlab {command} handles classify and sentiment runs; {run_dir} "
-                          f"is a {task!r} run{hint}")
-    module, name = _HANDLERS[command][task]
-    return getattr(importlib.import_module(f"rnnlab.tasks.{module}"), name)(run_dir, **kwargs)
-
-
-def evaluate_run(run_dir: str | Path, **kwargs) -> dict:
-    """Score a run folder's model on a split; the keywords depend on the task."""
-    return _dispatch("evaluate", run_dir, kwargs)
-
-
-def predict_run(run_dir: str | Path, **kwargs) -> list[dict]:
-    """Predictions of a run folder's model, one dict per example."""
-    return _dispatch("predict", run_dir, kwargs)
+__all__ = ["Task", "all_tasks", "evaluate_run", "get_task", "load_run", "predict_run",
+           "register", "train_run"]

@@ -1,0 +1,145 @@
+"""The operations on run folders, one place for all tasks: train, load, evaluate, predict.
+
+:func:`train_run` is the only way a task trains into a folder: it builds the config
+(defaults, or the saved run's on resume, plus the values the user typed), claims the folder
+before anything is written, and hands the claimed folder to the task. ``evaluate_run``,
+``predict_run`` and ``load_run`` read ``config.json``'s ``"task"`` and dispatch to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from rnnlab.errors import ConfigError
+from rnnlab.runs import RunDir
+from rnnlab.tasks.base import (
+    Task,
+    TrainResult,
+    apply_overrides,
+    get_task,
+    resume_conflicts,
+)
+
+logger = logging.getLogger(__name__)
+
+Overrides = Mapping[str, Mapping[str, Any]]
+
+
+def resolve_config(task: Task, overrides: Overrides, run: RunDir | None = None) -> Any:
+    """The config to train with: the task's defaults (or ``run``'s saved settings) + overrides.
+
+    Raises:
+        ConfigError: on resume, a typed value that differs from the run's and may not change
+            (the message names the field and both values; the CLI names the flag).
+    """
+    if run is None:
+        return apply_overrides(task.default_config(), overrides)
+    saved = task.config_from_saved(run.load_config(), where=str(run.config))
+    for part, name, old, new in resume_conflicts(saved, overrides):
+        raise ConfigError(f"{name}={new!r} differs from the run's {name}={old!r} "
+                          f"({part} settings cannot change on resume=True; start a new run "
+                          "folder to change them)")
+    return apply_overrides(saved, overrides)
+
+
+def claim(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool,
+          task: Task | None = None) -> RunDir:
+    """Check the folder against ``resume``/``overwrite``; nothing is written when refused.
+
+    With ``overwrite``, the files an earlier run of any task left are removed first, so no
+    stray file of another job stays behind.
+    """
+    run = _claim_run(run_dir, resume=resume, overwrite=overwrite)
+    if task is not None and not resume and overwrite:
+        from rnnlab.tasks.base import all_tasks
+
+        for name in {a for t in all_tasks() for a in t.artefacts}:
+            run.file(name).unlink(missing_ok=True)
+    return run
+
+
+def _claim_run(run_dir, *, resume: bool, overwrite: bool) -> RunDir:
+    # Provisional until rnnlab.training.claim_run lands: the same checks, nothing written.
+    run = RunDir(run_dir)
+    if resume and not run.last.exists():
+        raise ConfigError(f"{run.path} holds no run to resume (no {run.last.name}); drop "
+                          "resume=True to start one")
+    if not resume and not overwrite and run.last.exists():
+        raise ConfigError(f"{run.path} already holds a run ({run.last.name}); pass "
+                          "resume=True to continue it, overwrite=True, or a new folder")
+    return run
+
+
+def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
+              overrides: Overrides | None = None, resume: bool = False,
+              overwrite: bool = False, callbacks: Iterable[Any] = ()) -> TrainResult:
+    """Train a task into a run folder.
+
+    Args:
+        task_name: a registered task ("classify", "text", "forecast", ...).
+        config: the task's full config; None builds it from defaults (or, with ``resume``,
+            from the run's saved config) and ``overrides``.
+        run_dir: the run folder.
+        overrides: ``{part: {field: value}}`` typed by the user (the CLI's flags).
+        resume: continue the run in ``run_dir`` with its saved settings.
+        overwrite: start over in a folder that holds a run.
+        callbacks: ``fit`` callbacks (progress bars).
+
+    Returns:
+        The task's ``TrainResult``.
+    """
+    task = get_task(task_name)
+    if resume and overwrite:
+        raise ConfigError("resume=True and overwrite=True contradict each other; give one")
+    existing = RunDir(run_dir)
+    if resume and existing.config.exists():
+        found = existing.load_config().get("task")
+        if found not in (task.name, *task.aliases):
+            raise ConfigError(f"{existing.path} holds a {found!r} run, not a {task.name!r} "
+                              f"one; resume it with 'rnnlab train {found} --resume'")
+    if config is None:
+        config = resolve_config(task, overrides or {}, existing if resume else None)
+    elif overrides:
+        config = apply_overrides(config, overrides)
+    run = claim(run_dir, resume=resume, overwrite=overwrite, task=task)
+    return task.train(config, run, resume=resume, callbacks=callbacks)
+
+
+def task_of_run(run_dir: str | os.PathLike) -> tuple[Task, RunDir]:
+    """The task that wrote ``run_dir`` and the folder."""
+    run = RunDir(run_dir)
+    name = run.load_config().get("task")
+    if not isinstance(name, str):
+        raise ConfigError(f"{run.config} has no \"task\" key; is {run.path} a run folder?")
+    return get_task(name), run
+
+
+def load_run(run_dir: str | os.PathLike, *, device: Any = "cpu", weights: str = "best"):
+    """The trained model of a run folder with its preprocessing, ready to predict."""
+    from rnnlab.runtime import resolve_device
+
+    task, run = task_of_run(run_dir)
+    return task.load(run, device=resolve_device(device), weights=weights)
+
+
+def evaluate_run(run_dir: str | Path, *, data: Mapping[str, Any] | None = None,
+                 split: str | None = None, weights: str = "best", device: Any = "cpu") -> dict:
+    """Scores of a run's model (see each task's ``evaluate``)."""
+    from rnnlab.runtime import resolve_device
+
+    task, run = task_of_run(run_dir)
+    return task.evaluate(run, data=data or {}, split=split, weights=weights,
+                         device=resolve_device(device))
+
+
+def predict_run(run_dir: str | Path, *, inputs: Mapping[str, Any], weights: str = "best",
+                device: Any = "cpu") -> list[dict]:
+    """One dict per example from a run's model (see each task's ``predict``)."""
+    from rnnlab.runtime import resolve_device
+
+    task, run = task_of_run(run_dir)
+    return task.predict(run, inputs=inputs, weights=weights, device=resolve_device(device))
