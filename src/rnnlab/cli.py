@@ -200,7 +200,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     _evaluate_parser(sub)
     _predict_parser(sub)
+    _show_defaults(parser)
     return parser
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to every flag's help that does not say its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or action.default in (
+                argparse.SUPPRESS,) or isinstance(action, argparse._HelpAction):
+            return text
+        value = action.default
+        shown = ("off" if value is False else "on" if value is True else
+                 "none" if value is None or value == [] else str(value))
+        return f"{text} (default: {shown.replace('%', '%%')})".strip()
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = _DefaultsFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _show_defaults(sub)
 
 
 def _training(parser: argparse.ArgumentParser, task: str, *,
@@ -215,7 +238,8 @@ def _training(parser: argparse.ArgumentParser, task: str, *,
     steps = {"dest": "fit.max_steps", "default": argparse.SUPPRESS} if generated else {
         "default": None}
     g.add_argument("--max-steps", type=int, metavar="N",
-                   help="stop after N optimizer steps (a quick end-to-end check)", **steps)
+                   help="stop after N optimizer steps, a quick end-to-end check "
+                        "(default: none)", **steps)
     g = parser.add_argument_group("several processes (data-parallel; docs/distributed.md)")
     g.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train on N local processes; --batch-size stays the global batch "
