@@ -99,5 +99,5 @@ def test_library_messages_are_rewritten_in_flag_words():
 
 def test_saved_configs_with_unknown_keys_are_refused():
     assert from_dict(Toy, {"model": {"hidden": 4}}).model.hidden == 4
-    with pytest.raises(ConfigError, match="'hiden'.*known: bias, bidirectional"):
+    with pytest.raises(ConfigError, match=r"'hiden'.*known: bias, bidirectional"):
         from_dict(Toy, {"model": {"hiden": 4}})
