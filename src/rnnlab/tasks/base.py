@@ -61,8 +61,13 @@ class Task:
     config_type: ClassVar[type]
     artefacts: ClassVar[tuple[str, ...]] = ()
 
-    def default_config(self) -> Any:
-        """The config a bare ``rnnlab train NAME`` uses."""
+    def default_config(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
+        """The config a bare ``rnnlab train NAME`` uses.
+
+        Args:
+            overrides: what the user typed, ``{part: {field: value}}``, for tasks whose best
+                defaults depend on the kind of data (the caller applies the overrides).
+        """
         return self.config_type()
 
     def train(self, config: Any, run: Any, *, resume: bool = False,

@@ -37,7 +37,7 @@ def resolve_config(task: Task, overrides: Overrides, run: RunDir | None = None) 
             (the message names the field and both values; the CLI names the flag).
     """
     if run is None:
-        return apply_overrides(task.default_config(), overrides)
+        return apply_overrides(task.default_config(overrides), overrides)
     saved = task.config_from_saved(run.load_config(), where=str(run.config))
     for part, name, old, new in resume_conflicts(saved, overrides):
         raise ConfigError(f"{name}={new!r} differs from the run's {name}={old!r} "
