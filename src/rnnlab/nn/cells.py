@@ -1,6 +1,6 @@
 """Recurrent cells: each computes ONE time step, ``output, new_state = cell(x_t, state)``.
 
-A cell never loops over time; :mod:`rnnlab.rnn` owns the loop (``static_rnn``,
+A cell never loops over time; :mod:`rnnlab.nn.unroll` owns the loop (``static_rnn``,
 ``dynamic_rnn``). Parameter names, shapes and gate order are PyTorch's, so weights move
 both ways between these cells and ``nn.RNNCell`` / ``nn.LSTMCell`` / ``nn.GRUCell`` (and
 each layer of ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``, see :func:`cells_from_torch`)::

@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rnnlab.cells import BasicRNNCell, GRUCell, LSTMCell, RNNCellBase
 from rnnlab.errors import ConfigError
-from rnnlab.wrappers import DropoutWrapper, MultiRNNCell
+from rnnlab.nn.cells import BasicRNNCell, GRUCell, LSTMCell, RNNCellBase
+from rnnlab.nn.wrappers import DropoutWrapper, MultiRNNCell
 
 
 def _layer_state(module: nn.RNNBase, layer: int, suffix: str) -> dict[str, torch.Tensor]:

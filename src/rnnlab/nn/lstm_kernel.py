@@ -3,16 +3,17 @@
 PyTorch's fused CPU LSTM (oneDNN) pays ~1-3 ms per call, so running it once per distinct
 length is slow, packed sequences are slower still, and a Python loop over ``LSTMCell``
 records ~15 autograd nodes per step. This kernel runs the cell family of
-:class:`rnnlab.cells.LSTMCell` (peepholes, ``cell_clip``, ``num_proj``, ``proj_clip``) as
-one autograd node: one GEMM for the input projection of all steps, then per step one
+:class:`rnnlab.nn.cells.LSTMCell` (peepholes, ``cell_clip``, ``num_proj``, ``proj_clip``)
+as one autograd node: one GEMM for the input projection of all steps, then per step one
 ``addmm`` and a few in-place elementwise ops on preallocated buffers. The backward pass
-walks the steps in reverse, in chunks of about ``_CHUNK_ROWS`` rows: per chunk a few bulk
+walks the steps in reverse, in chunks of about ``CHUNK_ROWS`` rows: per chunk a few bulk
 ops turn the saved activations into the gates' local derivatives, then ~5 ops per step
 carry dh and dc back, then one GEMM per weight adds the chunk's share.
 
-Sequences are sorted longest first, so at step t only the first n_t rows are active and
-every per-step slice is contiguous (no masks, no cat). All buffers share one *block
-layout*: block k holds m_k rows, m_0 = B and m_{k+1} = n_k::
+Sequences are sorted longest first (the plan of :mod:`rnnlab.nn.lengths`), so at step t
+only the first n_t rows are active and every per-step slice is contiguous (no masks, no
+cat). All buffers share one *block layout*: block k holds m_k rows, m_0 = B and
+m_{k+1} = n_k::
 
     block:   0 (initial)   1 (after step 0)   2 (after step 1)  ...
     rows:    B             n_0                n_1
@@ -34,73 +35,16 @@ scaled by dc are contiguous in the backward pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnlab.errors import ShapeError
+from rnnlab.nn.lengths import LengthPlan, backward_chunks, plan_lengths, sorted_grad
 
 # PyTorch gate order (i, f, g, o) -> internal (g, i, f, o), and back.
 _TO_INTERNAL = (2, 0, 1, 3)
 _TO_TORCH = (1, 2, 0, 3)
-# Rows of gates per backward chunk: big enough for efficient GEMMs, small enough that the
-# chunk's buffers stay warm in cache and are reused rather than freshly paged in.
-_CHUNK_ROWS = 512
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Where each (step, sequence) lives in the block layout; built once per call."""
-
-    T: int  # time steps of the input
-    B: int
-    steps: int  # T' = the longest length; steps past it do nothing
-    n: list[int]  # n_t: sequences still running at step t, t < steps
-    offsets: list[int]  # start row of block k, k = 0..steps (and the total at the end)
-    perm: Tensor | None  # (B,) sorted position -> sequence; None: identity, all lengths T
-    inverse: Tensor | None  # (B,) sequence -> sorted position
-    x_index: Tensor | None  # (R_g,) row of x.view(T*B, F) feeding each gate row
-    out_index: Tensor | None  # (N,) row of outputs.view(T*B, P) of each state row past block 0
-    last_row: Tensor | None  # (B,) row of each sequence's final state, input order
-
-    @property
-    def gate_rows(self) -> int:
-        return self.offsets[self.steps]
-
-    @property
-    def state_rows(self) -> int:
-        return self.offsets[self.steps + 1]
-
-
-def _plan(T: int, B: int, lengths: Tensor | None, device) -> _Plan:
-    if lengths is None or (T > 0 and bool((lengths == T).all())):
-        offsets = [k * B for k in range(T + 2)]
-        return _Plan(T, B, T, [B] * T, offsets, None, None, None, None, None)
-    lens = lengths.to("cpu", torch.int64)
-    perm = torch.sort(lens, descending=True, stable=True).indices  # (B,)
-    inverse = torch.empty_like(perm)
-    inverse[perm] = torch.arange(B)
-    steps = int(lens.max()) if B else 0
-    n = (lens[None, :] > torch.arange(steps)[:, None]).sum(1)  # (steps,)
-    m = torch.cat([torch.tensor([B]), n])  # (steps + 1,) block sizes
-    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), m.cumsum(0)])  # (steps + 2,)
-
-    t = torch.arange(steps)
-    gate_t = torch.repeat_interleave(t, m[:steps])  # block (= step) of each gate row
-    gate_j = torch.arange(int(offsets[steps])) - offsets[gate_t]  # sorted position
-    x_index = gate_t * B + perm[gate_j]
-    out_t = torch.repeat_interleave(t, n)  # step of each state row past block 0
-    out_j = torch.arange(int(n.sum())) - (offsets[out_t + 1] - B)
-    out_index = out_t * B + perm[out_j]
-    last_row = offsets[lens] + inverse  # block len(b) holds the state after step len(b)-1
-
-    def dev(v: Tensor) -> Tensor:
-        return v.to(device)
-
-    return _Plan(T, B, steps, n.tolist(), offsets.tolist(), dev(perm), dev(inverse),
-                 dev(x_index), dev(out_index), dev(last_row))
 
 
 def _to_internal(w: Tensor) -> Tensor:
@@ -221,14 +165,14 @@ class _LSTMSequence(torch.autograd.Function):
         # The gradients of h and c only flow to the previous step: one running (B, P) and
         # (B, H) buffer each, in sorted order. At step t row j holds d h_t (d c_t); rows
         # past n_{t+1} still hold d h_n (d c_n) of the sequences that end at step t.
-        dh_run = _sorted_grad(d_hn, plan, B, P, Hall)
-        dc_run = _sorted_grad(d_cn, plan, B, H, Call)
+        dh_run = sorted_grad(d_hn, plan, B, P, Hall)
+        dc_run = sorted_grad(d_cn, plan, B, H, Call)
 
-        # Steps run backwards in chunks of about _CHUNK_ROWS rows; the gates' gradients of
+        # Steps run backwards in chunks of about CHUNK_ROWS rows; the gates' gradients of
         # one chunk live in buffers reused by the next, and each weight gradient grows by
         # one GEMM per chunk. Buffers the size of the whole sequence would cost as much
         # in fresh memory pages as the arithmetic does.
-        chunks = _chunks(off, plan.steps)
+        chunks = backward_chunks(off, plan.steps)
         rows = max(off[t1] - off[t0] for t0, t1 in chunks)
         dG_buf = G.new_empty(rows, 4 * H)
         K_c_buf = G.new_empty(rows, H)
@@ -306,19 +250,7 @@ class _LSTMSequence(torch.autograd.Function):
                 dw_ci, dw_cf, dw_co, None, None)
 
 
-def _chunks(off: list[int], steps: int) -> list[tuple[int, int]]:
-    """Split steps into runs [t0, t1) of about _CHUNK_ROWS gate rows, last run first."""
-    chunks, t1 = [], steps
-    while t1 > 0:
-        t0 = t1 - 1
-        while t0 > 0 and off[t1] - off[t0 - 1] <= _CHUNK_ROWS:
-            t0 -= 1
-        chunks.append((t0, t1))
-        t1 = t0
-    return chunks
-
-
-def _next_state(after: Tensor, plan: _Plan, a: int, z: int) -> Tensor:
+def _next_state(after: Tensor, plan: LengthPlan, a: int, z: int) -> Tensor:
     """Rows of a state-layout buffer that follow gate rows a:z: the state each row's step made.
 
     ``after`` holds the state rows past block 0 (``Hall[B:]``, ``M``); gate row j of block
@@ -332,15 +264,6 @@ def _next_state(after: Tensor, plan: _Plan, a: int, z: int) -> Tensor:
     size = off[block + 1] - off[block]
     index = (row + size - plan.B).clamp_(max=after.shape[0] - 1)
     return after.index_select(0, index.to(after.device))
-
-
-def _sorted_grad(d_state: Tensor | None, plan: _Plan, B: int, size: int, like: Tensor) -> Tensor:
-    """A final state's gradient, copied into sorted order (zeros when there is none)."""
-    if d_state is None:
-        return like.new_zeros(B, size)
-    if plan.perm is None:
-        return d_state.clone()
-    return d_state.index_select(0, plan.perm)
 
 
 def lstm_sequence(
@@ -359,7 +282,7 @@ def lstm_sequence(
     cell_clip: float | None = None,
     proj_clip: float | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Run one LSTM layer (:class:`rnnlab.cells.LSTMCell`'s equations) over whole sequences.
+    """Run one LSTM layer (:class:`rnnlab.nn.cells.LSTMCell`'s equations) over whole sequences.
 
     Args:
         x: (T, B, F) time-major inputs.
@@ -397,7 +320,7 @@ def lstm_sequence(
     peepholes = (weight_ci, weight_cf, weight_co)
     assert all(w is None for w in peepholes) or all(w is not None for w in peepholes)
     assert proj_clip is None or weight_hr is not None
-    plan = _plan(T, B, lengths, x.device)
+    plan = plan_lengths(T, B, lengths, x.device)
     if plan.steps == 0:  # nothing runs: zero outputs, the initial state
         return x.new_zeros(T, B, P), h0.clone(), c0.clone()
     return _LSTMSequence.apply(x, h0, c0, plan, weight_ih, weight_hh, bias_ih, bias_hh,

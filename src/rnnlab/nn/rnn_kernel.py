@@ -1,11 +1,12 @@
 """A whole tanh/relu RNN or GRU layer over variable-length sequences, with hand-written BPTT.
 
-The same idea as :mod:`rnnlab._lstm_kernel` (read its docstring first): one autograd node,
+The same idea as :mod:`rnnlab.nn.lstm_kernel` (read its docstring first): one autograd node,
 sequences sorted longest first so that the running rows of every step are a contiguous
 prefix, one GEMM for the input projection of all steps, per step one ``addmm`` and a
 few in-place elementwise ops on preallocated buffers, and a backward pass in chunks of
-steps with one GEMM per weight per chunk. It reuses that module's plan (sorting, block
-offsets, gather indices), chunking and sorted-gradient helpers.
+steps with one GEMM per weight per chunk. Both take their plan (sorting, block
+offsets, gather indices), chunking and sorted-gradient helpers from
+:mod:`rnnlab.nn.lengths`.
 
 The difference is where the per-step tensors live. The LSTM kernel keeps its gates in
 *gate rows* (block t, m_t = n_{t-1} rows, padded); here every per-step tensor (input
@@ -39,9 +40,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnlab import _lstm_kernel
-from rnnlab._lstm_kernel import _Plan, _plan, _sorted_grad
 from rnnlab.errors import ShapeError, choice_error
+from rnnlab.nn.lengths import LengthPlan, backward_chunks, plan_lengths, sorted_grad
 
 MODES = ("tanh", "relu", "gru")
 # PyTorch's GRU blocks (r, z, n) -> (n, r, z), the order of W_hh's rows inside; and back.
@@ -53,7 +53,7 @@ def _reorder(w: Tensor, order: tuple[int, ...]) -> Tensor:
     return w.unflatten(0, (3, -1))[list(order)].flatten(0, 1)
 
 
-def _prev_rows(plan: _Plan) -> Tensor | None:
+def _prev_rows(plan: LengthPlan) -> Tensor | None:
     """(N,) row of Hall holding the previous state of each state row (None: row - B)."""
     if plan.perm is None:
         return None
@@ -150,15 +150,15 @@ class _RNNSequence(torch.autograd.Function):
         dw_ih, dw_hh = torch.zeros_like(weight_ih), torch.zeros_like(w_hh)
         db_ih, db_hh = X.new_zeros(weight_ih.shape[0]), X.new_zeros(w_hh.shape[0])
         # At step t row j of dh_run holds d h_t; rows past n_t still hold d h_n of the
-        # sequences that have not started yet, walking backwards (see _lstm_kernel).
-        dh_run = _sorted_grad(d_hn, plan, B, H, Hall)
+        # sequences that have not started yet, walking backwards (see lstm_kernel).
+        dh_run = sorted_grad(d_hn, plan, B, H, Hall)
         # The chunk's output gradients are sliced or gathered in one op, not per step.
         bulk = d_outputs is not None and d_outputs.is_contiguous()
         d_out_flat = d_outputs.view(T * B, H) if bulk else None
         gather = bulk and plan.perm is not None
 
         # Chunks of steps by state rows: block t + 1 holds step t's rows.
-        chunks = _lstm_kernel._chunks(off[1:], plan.steps)
+        chunks = backward_chunks(off[1:], plan.steps)
         rows = max(off[t1 + 1] - off[t0 + 1] for t0, t1 in chunks)
         dA_buf = X.new_empty(rows, width)
         K_buf = X.new_empty(rows, width)
@@ -254,7 +254,7 @@ def rnn_sequence(
     bias_hh: Tensor,
     mode: str,
 ) -> tuple[Tensor, Tensor]:
-    """Run one tanh/relu RNN or GRU layer (rnnlab.cells' equations) over whole sequences.
+    """Run one tanh/relu RNN or GRU layer (rnnlab.nn.cells' equations) over whole sequences.
 
     Args:
         x: (T, B, F) time-major inputs.
@@ -262,8 +262,8 @@ def rnn_sequence(
         lengths: (B,) int64 lengths in [0, T] (already validated), or None for all T.
         weight_ih: (G*H, F); weight_hh: (G*H, H); bias_ih, bias_hh: (G*H,); G = 1 for
             "tanh"/"relu", 3 for "gru" (gate order r, z, n as PyTorch's).
-        mode: "tanh", "relu" (:class:`rnnlab.cells.BasicRNNCell`) or "gru"
-            (:class:`rnnlab.cells.GRUCell`).
+        mode: "tanh", "relu" (:class:`rnnlab.nn.cells.BasicRNNCell`) or "gru"
+            (:class:`rnnlab.nn.cells.GRUCell`).
 
     Returns:
         ``(outputs, h_n)``: outputs (T, B, H), zero past each length; h_n (B, H) the state
@@ -290,7 +290,7 @@ def rnn_sequence(
         raise ShapeError(f"rnn_sequence mode={mode!r} expects weight_ih {(gates * H, F)} and "
                          f"weight_hh {(gates * H, H)}; got {tuple(weight_ih.shape)} and "
                          f"{tuple(weight_hh.shape)}")
-    plan = _plan(T, B, lengths, x.device)
+    plan = plan_lengths(T, B, lengths, x.device)
     if plan.steps == 0:  # nothing runs: zero outputs, the initial state
         return x.new_zeros(T, B, H), h0.clone()
     return _RNNSequence.apply(x, h0, plan, weight_ih, weight_hh, bias_ih, bias_hh, mode)

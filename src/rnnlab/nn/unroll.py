@@ -5,30 +5,30 @@ past its length are zero and its final state is the state at its last valid step
 (length 0: zero outputs, the initial state). This is also what PyTorch's packed
 sequences give, so results match ``nn.RNN``/``nn.LSTM``/``nn.GRU`` on packed input.
 
-``dynamic_rnn`` has two backends that compute the same function:
+``dynamic_rnn`` has three backends that compute the same function:
 
 * ``"loop"`` steps the cell in Python, one step at a time. Any cell works.
 * ``"fused"`` hands the cell's own parameters to PyTorch's fused RNN kernels (the
   ones behind ``nn.LSTM``). Only cells those kernels implement qualify: tanh/relu
   BasicRNNCell, LSTMCell without peepholes or clipping, GRUCell, stacks of one kind,
   optionally wrapped in OutputProjectionWrapper / ResidualWrapper, or a DropoutWrapper
-  in eval mode. On CUDA the first call makes those parameters views into one buffer, as
-  ``nn.LSTM.flatten_parameters`` does, so that cuDNN does not copy them on every call.
+  in eval mode (:mod:`rnnlab.nn.fused`).
 * ``"kernel"`` runs the same cells, and LSTMs of every variant (peepholes, clipping,
-  projection), on rnnlab's own sequence kernels (:mod:`rnnlab._lstm_kernel`,
-  :mod:`rnnlab._rnn_kernel`): one autograd node per layer with a hand-written
+  projection), on rnnlab's own sequence kernels (:mod:`rnnlab.nn.lstm_kernel`,
+  :mod:`rnnlab.nn.rnn_kernel`): one autograd node per layer with a hand-written
   backward, which works only on each sequence's valid steps.
 
 ``"auto"`` (the default) picks PyTorch's kernels for a fusable cell without lengths (and
 on CUDA, where cuDNN takes packed sequences natively); rnnlab's kernels for lengths on
 the CPU and for LSTMs with peepholes or clipping; the loop for everything else.
+:func:`resolve_backend` says which one a call runs.
 
 Why not PyTorch's packed sequences on the CPU? They are exact but slow there (measured
 2x to 75x slower than unpacked, growing with T; see BENCHMARKS.md). rnnlab's kernels
 instead sort the batch by length once, so at step t only the first n_t sequences are
 computed, each a contiguous slice, and each sequence's final state is taken when it ends::
 
-    length        t=0 1 2 3 4       rows computed at step t: n_t = 4 4 3 3 1
+    length        t=0 1 2 3 4       rows computed at step t: n_t = 4 4 3 2 1
     seq a  5      x x x x x
     seq b  4      x x x x .         padding is never read, no work is spent on it
     seq c  3      x x x . .
@@ -37,20 +37,27 @@ computed, each a contiguous slice, and each sequence's final state is taken when
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnlab._lstm_kernel import lstm_sequence
-from rnnlab._rnn_kernel import rnn_sequence
-from rnnlab.cells import FusedSpec, RNNCellBase
 from rnnlab.errors import ConfigError, ShapeError, choice_error
-from rnnlab.wrappers import begin_sequence
+from rnnlab.nn.cells import FusedSpec, RNNCellBase
+from rnnlab.nn.fused import (
+    from_fused_hx,
+    fused_call,
+    fused_packed,
+    map_state,
+    to_fused_hx,
+)
+from rnnlab.nn.lstm_kernel import lstm_sequence
+from rnnlab.nn.rnn_kernel import rnn_sequence
+from rnnlab.nn.wrappers import begin_sequence
 
 BACKENDS = ("auto", "fused", "kernel", "loop")
+# What "auto" resolves to; resolve_backend() and dynamic_rnn() agree by construction.
+RESOLVED_BACKENDS = ("fused", "kernel", "loop")
 
 
 def static_rnn(
@@ -111,7 +118,8 @@ def dynamic_rnn(
         initial_state: the cell's state for B sequences; zeros when None.
         time_major: inputs and outputs are (T, B, ...) instead of (B, T, ...).
         backend: ``"auto"``, ``"fused"`` (raises ConfigError if the cell cannot run
-            fused) or ``"loop"``.
+            fused), ``"kernel"`` or ``"loop"``; :func:`resolve_backend` says which one
+            ``"auto"`` picks.
 
     Returns:
         ``(outputs, state)``: outputs (B, T, output_size) (time-major if asked), zero past
@@ -136,6 +144,54 @@ def dynamic_rnn(
     lengths = check_sequence_length(sequence_length, B, T, x.device)
     state = _initial_state(cell, initial_state, B, x)
 
+    spec, resolved = _resolve(cell, backend, lengths is not None, x.is_cuda)
+    if resolved == "loop":
+        steps, state = _loop(cell, x.unbind(0), state, lengths)
+        outputs = torch.stack(steps, 0)  # (T, B, O)
+    elif resolved == "kernel":
+        outputs, state = _kernel(spec, x, state, lengths)
+        outputs = _apply_output_fn(spec, outputs, x, lengths)
+    elif lengths is None:
+        # PyTorch's kernels read the caller's layout directly, exactly as nn.LSTM calls them.
+        hx = to_fused_hx(spec, state)
+        outputs, hx = fused_call(spec, inputs, hx, cell.training, batch_first=not time_major)
+        return _apply_output_fn(spec, outputs, inputs, None), from_fused_hx(spec, hx)
+    else:
+        outputs, hx = fused_packed(spec, x, to_fused_hx(spec, state), lengths, cell.training)
+        outputs, state = _apply_output_fn(spec, outputs, x, lengths), from_fused_hx(spec, hx)
+    return (outputs if time_major else outputs.transpose(0, 1)), state
+
+
+def resolve_backend(cell: RNNCellBase, backend: str = "auto", sequence_length=None,
+                    device=None) -> str:
+    """Which backend :func:`dynamic_rnn` runs for these arguments: "fused", "kernel" or "loop".
+
+    Args:
+        cell: any rnnlab cell.
+        backend: as passed to :func:`dynamic_rnn`.
+        sequence_length: None, or anything that is not None (only whether lengths are
+            given matters).
+        device: the inputs' device; None means the CPU.
+
+    Returns:
+        The backend a call with these arguments runs (``"auto"`` resolved).
+
+    Raises:
+        ConfigError: ``backend`` is unknown, or names a backend the cell cannot run on.
+
+    Example:
+        >>> cell = rnnlab.BasicRNNCell(3, 5)
+        >>> resolve_backend(cell), resolve_backend(cell, sequence_length=[2, 1])
+        ('fused', 'kernel')
+    """
+    if backend not in BACKENDS:
+        raise choice_error("backend", backend, BACKENDS)
+    is_cuda = device is not None and torch.device(device).type == "cuda"
+    return _resolve(cell, backend, sequence_length is not None, is_cuda)[1]
+
+
+def _resolve(cell: RNNCellBase, backend: str, has_lengths: bool, is_cuda: bool):
+    """``(spec, name)``: the cell's fused spec (None for the loop) and the backend to run."""
     spec = cell.fused_spec() if backend != "loop" else None
     if backend == "fused" and (spec is None or not spec.torch_fusable):
         raise ConfigError(
@@ -148,21 +204,11 @@ def dynamic_rnn(
                           f"and stacks of one of them; got {type(cell).__name__}; use "
                           "backend='auto' or 'loop'")
     if spec is None:
-        steps, state = _loop(cell, x.unbind(0), state, lengths)
-        outputs = torch.stack(steps, 0)  # (T, B, O)
-    elif backend == "kernel" or (backend == "auto" and (
-            not spec.torch_fusable or (lengths is not None and not x.is_cuda))):
-        outputs, state = _kernel(spec, x, state, lengths)
-        outputs = _apply_output_fn(spec, outputs, x, lengths)
-    elif lengths is None:
-        # PyTorch's kernels read the caller's layout directly, exactly as nn.LSTM calls them.
-        hx = _to_fused_hx(spec, state)
-        outputs, hx = _fused_call(spec, inputs, hx, cell.training, batch_first=not time_major)
-        return _apply_output_fn(spec, outputs, inputs, None), _from_fused_hx(spec, hx)
-    else:
-        outputs, hx = _fused_packed(spec, x, _to_fused_hx(spec, state), lengths, cell.training)
-        outputs, state = _apply_output_fn(spec, outputs, x, lengths), _from_fused_hx(spec, hx)
-    return (outputs if time_major else outputs.transpose(0, 1)), state
+        return None, "loop"
+    if backend == "kernel" or (backend == "auto" and (
+            not spec.torch_fusable or (has_lengths and not is_cuda))):
+        return spec, "kernel"
+    return spec, "fused"
 
 
 def bidirectional_dynamic_rnn(
@@ -322,13 +368,6 @@ def _check_state(expected, got, where: str) -> None:
         _check_state(e, g, f"{where}[{i}]")
 
 
-def _map(fn, *trees):
-    """Apply ``fn`` leaf-wise over equally structured (nested tuple) states."""
-    if isinstance(trees[0], Tensor):
-        return fn(*trees)
-    return tuple(_map(fn, *leaves) for leaves in zip(*trees, strict=True))
-
-
 def _loop(cell: RNNCellBase, steps: Sequence[Tensor], state, lengths: Tensor | None):
     """Step ``cell`` through ``steps``, freezing each state and zeroing outputs past its length."""
     outputs = []
@@ -343,80 +382,12 @@ def _loop(cell: RNNCellBase, steps: Sequence[Tensor], state, lengths: Tensor | N
         valid = (t < lengths)[:, None]  # (B, 1)
         out, new_state = cell(steps[t], state)
         outputs.append(out.masked_fill(~valid, 0.0))
-        state = _map(lambda new, old, v=valid: torch.where(v, new, old), new_state, state)
+        state = map_state(lambda new, old, v=valid: torch.where(v, new, old), new_state, state)
     if len(outputs) < len(steps):
         x = steps[0]
         zeros = x.new_zeros(x.shape[0], cell.output_size)
         outputs.extend([zeros] * (len(steps) - len(outputs)))
     return outputs, state
-
-
-# --- the fused backend ----------------------------------------------------------------
-
-_KERNELS = {"RNN_TANH": torch._VF.rnn_tanh, "RNN_RELU": torch._VF.rnn_relu,
-            "GRU": torch._VF.gru, "LSTM": torch._VF.lstm}
-
-
-def _compact_for_cudnn(spec: FusedSpec, flat: list[Tensor]) -> None:
-    """Make the weights views into one buffer, as ``nn.RNN.flatten_parameters`` does.
-
-    cuDNN needs all of a call's weights in one buffer; weights allocated one by one are
-    copied into one on every call (0.15-0.45 ms per call measured on an H200). Rebinding
-    the parameters' storage once (again after each move to another device) avoids that.
-    Weights that are not plain, distinct CUDA tensors of one dtype are left alone.
-    """
-    first = flat[0]
-    if not first.is_cuda:
-        return
-    storage = first.untyped_storage().data_ptr()
-    if all(w.untyped_storage().data_ptr() == storage for w in flat):
-        return  # already one buffer (or one tensor)
-    if (len({w.data_ptr() for w in flat}) != len(flat)
-            or any(not w.is_cuda or w.dtype != first.dtype for w in flat)
-            or not torch.backends.cudnn.is_acceptable(first)
-            or not torch._use_cudnn_rnn_flatten_weight()):
-        return
-    from torch.backends.cudnn import rnn as cudnn_rnn
-
-    with torch.no_grad(), torch.cuda.device_of(first):
-        torch._cudnn_rnn_flatten_weight(
-            flat, len(spec.weights[0]), spec.weights[0][0].shape[1],
-            cudnn_rnn.get_cudnn_mode(spec.mode), spec.num_units, spec.proj_size,
-            len(spec.weights), False, False)
-
-
-def _fused_call(spec: FusedSpec, x: Tensor, hx, train: bool, batch_first: bool = False):
-    """One call of PyTorch's fused kernel; x: (T, B, F) (or (B, T, F) when batch_first),
-    hx: (L, B, H), or a pair of them for an LSTM."""
-    # These are the exact kernels nn.RNN/nn.LSTM/nn.GRU.forward call, fed our parameters.
-    flat = [w for layer in spec.weights for w in layer]
-    _compact_for_cudnn(spec, flat)
-    args = (flat, True, len(spec.weights), 0.0, train, False, batch_first)
-    with warnings.catch_warnings():
-        # cuDNN warns that separately allocated weights get compacted per call; expected.
-        warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
-        if spec.mode == "LSTM":
-            out, h, c = _KERNELS["LSTM"](x, hx, *args)
-            return out, (h, c)
-        out, h = _KERNELS[spec.mode](x, hx, *args)
-        return out, h
-
-
-def _to_fused_hx(spec: FusedSpec, state):
-    """Cell state -> the kernel's hx: (L, B, H) per tensor."""
-    layers = state if spec.stacked else (state,)
-    if spec.mode == "LSTM":
-        return (torch.stack([h for h, _ in layers]), torch.stack([c for _, c in layers]))
-    return torch.stack(list(layers))
-
-
-def _from_fused_hx(spec: FusedSpec, hx):
-    """The kernel's hx -> cell state (inverse of :func:`_to_fused_hx`)."""
-    if spec.mode == "LSTM":
-        layers = tuple(zip(hx[0].unbind(0), hx[1].unbind(0), strict=True))
-    else:
-        layers = tuple(hx.unbind(0))
-    return layers if spec.stacked else layers[0]
 
 
 def _apply_output_fn(spec: FusedSpec, outputs: Tensor, x: Tensor, lengths: Tensor | None):
@@ -453,31 +424,3 @@ def _valid_mask(lengths: Tensor, T: int) -> Tensor:
     return torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]
 
 
-def _fused_packed(spec: FusedSpec, x: Tensor, hx, lengths: Tensor, train: bool):
-    """Exact lengths on PyTorch's kernels via packed sequences (cuDNN's native way)."""
-    T, B = x.shape[0], x.shape[1]
-    nonempty = (lengths > 0).nonzero().flatten()
-    if nonempty.numel() == 0:
-        return x.new_zeros(T, B, spec.proj_size or spec.num_units), hx
-    packed = pack_padded_sequence(x.index_select(1, nonempty), lengths[nonempty].cpu(),
-                                  enforce_sorted=False)
-    flat = [w for layer in spec.weights for w in layer]
-    _compact_for_cudnn(spec, flat)
-    order = packed.sorted_indices
-    sub_hx = _map(lambda h: h.index_select(1, nonempty).index_select(1, order), hx)
-    args = (packed.data, packed.batch_sizes, sub_hx, flat, True, len(spec.weights), 0.0, train,
-            False)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
-        if spec.mode == "LSTM":
-            data, h, c = torch._VF.lstm(*args)
-            sub_final = (h, c)
-        else:
-            data, sub_final = _KERNELS[spec.mode](*args)
-    sub_out, _ = pad_packed_sequence(
-        PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
-        total_length=T)
-    outputs = x.new_zeros(T, B, sub_out.shape[-1]).index_copy(1, nonempty, sub_out)
-    final = _map(lambda h, s: h.index_copy(1, nonempty, s.index_select(1, packed.unsorted_indices)),
-                 hx, sub_final)
-    return outputs, final

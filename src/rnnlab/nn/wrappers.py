@@ -1,7 +1,7 @@
 """Cells made of cells: stacking, output projection, dropout and residual connections.
 
 Each wrapper is itself a cell (one step, no loop over time), so wrappers compose and
-every unroller in :mod:`rnnlab.rnn` accepts them::
+every unroller in :mod:`rnnlab.nn.unroll` accepts them::
 
     cell = OutputProjectionWrapper(
         MultiRNNCell([BasicRNNCell(1, 100, "relu"), BasicRNNCell(100, 100, "relu")]),
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from rnnlab.cells import FusedSpec, LSTMCell, RNNCellBase
 from rnnlab.errors import ConfigError
+from rnnlab.nn.cells import FusedSpec, LSTMCell, RNNCellBase
 
 
 class MultiRNNCell(RNNCellBase):
@@ -33,7 +33,7 @@ class MultiRNNCell(RNNCellBase):
             one's output_size.
 
     Example:
-        >>> from rnnlab.cells import GRUCell
+        >>> from rnnlab.nn.cells import GRUCell
         >>> stack = MultiRNNCell([GRUCell(3, 8), GRUCell(8, 8)])
         >>> out, (s1, s2) = stack(torch.zeros(4, 3))
         >>> out.shape
@@ -157,8 +157,8 @@ class OutputProjectionWrapper(_Wrapper):
 
     This is the notebook's way to turn a 100-unit RNN into a 1-value forecaster without
     reshaping. Projecting every step inside the loop computes the same function as one
-    ``nn.Linear`` over the stacked outputs (B*T, H); :func:`rnnlab.rnn.dynamic_rnn` runs
-    it that second, faster way when the inner cell is fused.
+    ``nn.Linear`` over the stacked outputs (B*T, H); :func:`rnnlab.nn.unroll.dynamic_rnn`
+    runs it that second, faster way when the inner cell is fused.
 
     Args:
         cell: the wrapped cell.

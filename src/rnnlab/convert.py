@@ -1,0 +1,11 @@
+"""Old path of :mod:`rnnlab.nn.convert`, kept importable.
+
+The name is bound to the very same module object, so that private names and monkeypatches
+through ``rnnlab.convert`` still reach the code that runs.
+"""
+
+import sys
+
+from rnnlab.nn import convert as _module
+
+sys.modules[__name__] = _module
