@@ -15,8 +15,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.testing import assert_close
 
 import rnnlab
-from rnnlab import rnn as rnn_module
 from rnnlab.errors import ConfigError, ShapeError
+from rnnlab.nn import fused
 
 TOL = {"atol": 1e-10, "rtol": 1e-10}
 KINDS = ["tanh", "relu", "lstm", "lstm_proj", "gru"]
@@ -221,11 +221,11 @@ def test_packed_strategy_used_on_cuda_is_exact(kind):
     x = torch.randn(5, 6, 3, dtype=torch.float64)
     lengths = torch.tensor([5, 0, 3, 1, 5, 2])
     spec = cell.fused_spec()
-    hx = rnn_module._to_fused_hx(spec, cell.zero_state(6, torch.float64))
-    out, final = rnn_module._fused_packed(spec, x, hx, lengths, False)
+    hx = fused.to_fused_hx(spec, cell.zero_state(6, torch.float64))
+    out, final = fused.fused_packed(spec, x, hx, lengths, False)
     ref_out, ref_state = rnnlab.dynamic_rnn(cell, x, lengths, time_major=True, backend="loop")
     assert_close(out, ref_out, **TOL)
-    assert_close(rnn_module._from_fused_hx(spec, final), ref_state, **TOL)
+    assert_close(fused.from_fused_hx(spec, final), ref_state, **TOL)
 
 
 def test_gradcheck_through_every_backend_with_lengths():

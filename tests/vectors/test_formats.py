@@ -183,3 +183,12 @@ def test_builtin_glove_if_installed():
     wv = load_pretrained("glove-6b-50d")
     assert len(wv) == 400_000 and wv.dim == 50 and wv.words[:3] == ("the", ",", ".")
     assert wv.vectors.dtype == np.float32
+
+
+def test_old_module_paths_export_the_same_objects():
+    import rnnlab.embeddings
+    import rnnlab.vectors
+
+    for name in rnnlab.embeddings.__all__:
+        assert getattr(rnnlab.embeddings, name) is getattr(rnnlab.vectors, name)
+    assert set(rnnlab.embeddings.__all__) < set(rnnlab.vectors.__all__)

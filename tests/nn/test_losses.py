@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnlab.errors import ConfigError, ShapeError
-from rnnlab.losses import (
+from rnnlab.nn.losses import (
     CandidateSample,
     log_uniform_candidate_sampler,
     nce_loss,

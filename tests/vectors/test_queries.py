@@ -176,3 +176,16 @@ def test_trained_vectors_round_trip_through_gensim(tmp_path):
         assert list(kv.index_to_key) == list(wv.words)
         np.testing.assert_allclose(kv.vectors, wv.vectors, rtol=1e-6)
         assert kv.most_similar("a", topn=2)[0][0] == most_similar(wv, "a", topn=1)[0][0]
+
+
+def test_missing_word_names_its_spelling_in_another_case():
+    wv = WordVectors(("paris", "france", "Paris", "rome", "London"),
+                     np.eye(5, dtype=np.float32))
+    with pytest.raises(ConfigError, match="'PARIS' is not in the vectors; 'paris' is"):
+        most_similar(wv, "PARIS")
+    with pytest.raises(ConfigError, match="'london' is not in the vectors; 'London' is"):
+        analogy(wv, "paris", "france", "london")
+    with pytest.raises(ConfigError, match="'Rome' is not in the vectors; 'rome' is"):
+        similarity(wv, "Rome", "paris")
+    with pytest.raises(ConfigError, match=r"'berlin' is not in the vectors \(5 words\)"):
+        most_similar(wv, negative=["berlin"])

@@ -1,157 +1,58 @@
-"""Using word vectors: nearest neighbours, analogies and word-pair similarity.
+"""Scoring word vectors: analogy accuracy and word-pair correlation with human judgements.
 
 References:
     Mikolov, T., Chen, K., Corrado, G. and Dean, J. (2013). Efficient estimation of word
-    representations in vector space (3CosAdd and the questions-words.txt test set).
-    Levy, O. and Goldberg, Y. (2014). Linguistic regularities in sparse and explicit word
-    representations. CoNLL (3CosMul).
+    representations in vector space (the questions-words.txt analogy test set).
     Finkelstein, L. et al. (2002). Placing search in context (WordSim353).
+    Hill, F., Reichart, R. and Korhonen, A. (2015). SimLex-999. Computational Linguistics.
 
 The evaluations follow gensim's ``KeyedVectors.evaluate_word_analogies`` and
 ``evaluate_word_pairs`` exactly: only the ``restrict_vocab`` most frequent words (the first
 rows) are considered; a question with a word outside them is skipped and counted as OOV;
 case-insensitive matching maps an upper-cased word to its most frequent spelling; the
 answer is the best-scoring restricted word other than the three question words.
+
+Two departures, both where gensim would report a number that means nothing: a file with
+no question or pair left to score raises ``DataError`` instead of giving accuracy 0.0, and
+word-pair files may separate their fields by tabs (gensim's only choice), commas or
+spaces, with an optional header line::
+
+    # comments start with '#'
+    word1<TAB>word2<TAB>score       wordsim353.tsv (gensim's copy)
+    Word 1,Word 2,Human (mean)      WordSim353's combined.csv: a header, then commas
+    sun sunlight 50.000000          MEN: spaces
+    word1<TAB>word2<TAB>POS<TAB>SimLex999<TAB>...
+                                    SimLex-999.txt: the header names the score column
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from rnnlab.embeddings import WordVectors
 from rnnlab.errors import ConfigError, DataError, DataNotFoundError, choice_error
+from rnnlab.vectors.formats import WordVectors
+from rnnlab.vectors.queries import METHODS, analogy_scores, top_indices, unit_rows
 
 __all__ = [
     "AnalogyResult",
     "PairsResult",
-    "analogy",
     "evaluate_analogies",
     "evaluate_vectors",
     "evaluate_word_pairs",
-    "most_similar",
-    "similarity",
+    "read_word_pairs",
     "spearman",
 ]
 
 log = logging.getLogger(__name__)
-METHODS = ("3cosadd", "3cosmul")
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return (vectors / np.where(norms == 0, 1, norms)).astype(np.float32)
-
-
-def _lookup(wv: WordVectors, index: dict[str, int], word: str) -> int:
-    try:
-        return index[word]
-    except KeyError:
-        raise ConfigError(f"word {word!r} is not in the vocabulary of {len(index)} words") from None
-
-
-def _top(scores: np.ndarray, topn: int, exclude) -> list[int]:
-    """Indices of the topn largest scores, best first, skipping exclude."""
-    k = min(len(scores), topn + len(exclude))
-    best = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    best = best[np.lexsort((best, -scores[best]))]
-    return [int(i) for i in best if int(i) not in exclude][:topn]
-
-
-def similarity(wv: WordVectors, a: str, b: str) -> float:
-    """Cosine similarity of two words."""
-    index = wv.index()
-    u, v = _unit(wv.vectors[[_lookup(wv, index, a), _lookup(wv, index, b)]])
-    return float(u @ v)
-
-
-def most_similar(
-    wv: WordVectors,
-    positive=(),
-    negative=(),
-    topn: int = 10,
-    restrict_vocab: int | None = None,
-) -> list[tuple[str, float]]:
-    """Words nearest (by cosine) to the mean of the positive minus the negative words.
-
-    As gensim: each word's unit vector is weighted +1 or -1, the mean is normalised, the
-    query words are excluded, and only the first ``restrict_vocab`` words are candidates.
-
-    Args:
-        wv: WordVectors (V, D).
-        positive: words (or (D,) vectors) that add.
-        negative: words (or vectors) that subtract.
-        topn: number of neighbours.
-        restrict_vocab: consider only the first (most frequent) words.
-
-    Returns:
-        [(word, cosine)] best first.
-
-    Example:
-        >>> most_similar(wv, ["king", "woman"], ["man"], topn=1)  # doctest: +SKIP
-        [('queen', 0.71)]
-    """
-    if isinstance(positive, str):
-        positive = [positive]
-    if isinstance(negative, str):
-        negative = [negative]
-    index = wv.index()
-    unit = _unit(wv.vectors)
-    terms, exclude = [], set()
-    for words, sign in ((positive, 1.0), (negative, -1.0)):
-        for w in words:
-            if isinstance(w, str):
-                i = _lookup(wv, index, w)
-                exclude.add(i)
-                terms.append(sign * unit[i])
-            else:
-                terms.append(sign * np.asarray(w, np.float32))
-    if not terms:
-        raise ConfigError("most_similar needs at least one positive or negative word")
-    mean = _unit(np.mean(terms, axis=0))
-    limit = len(unit) if restrict_vocab is None else restrict_vocab
-    scores = unit[:limit] @ mean
-    return [(wv.words[i], float(scores[i])) for i in _top(scores, topn, exclude)]
-
-
-def _analogy_scores(unit: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, method: str):
-    """Scores (Q, R) of every candidate for questions a:b :: c:? (indices (Q,))."""
-    if method == "3cosadd":
-        query = _unit(unit[b] + unit[c] - unit[a])  # gensim's mean of +b, +c, -a, normalised
-        return query @ unit.T
-    # 3CosMul (Levy & Goldberg): cosines shifted to [0, 1], as gensim's most_similar_cosmul
-    cos = [(1 + unit[x] @ unit.T) / 2 for x in (a, b, c)]
-    return cos[1] * cos[2] / (cos[0] + 1e-6)
-
-
-def analogy(
-    wv: WordVectors, a: str, b: str, c: str, method: str = "3cosadd", topn: int = 1
-) -> list[tuple[str, float]]:
-    """Solve "a is to b as c is to ?" (``king``: a=man, b=king, c=woman gives queen).
-
-    Args:
-        wv: WordVectors.
-        a, b, c: the question words.
-        method: "3cosadd" (b - a + c) or "3cosmul" (Levy & Goldberg 2014).
-        topn: answers to return.
-
-    Returns:
-        [(word, score)] best first, the question words excluded.
-
-    Example:
-        >>> analogy(wv, "man", "king", "woman")  # doctest: +SKIP
-        [('queen', 0.71)]
-    """
-    if method not in METHODS:
-        raise choice_error("method", method, METHODS)
-    index = wv.index()
-    ids = [np.array([_lookup(wv, index, w)]) for w in (a, b, c)]
-    scores = _analogy_scores(_unit(wv.vectors), *ids, method)[0]
-    exclude = {int(i[0]) for i in ids}
-    return [(wv.words[i], float(scores[i])) for i in _top(scores, topn, exclude)]
+# Header names of a pairs file's score column (the first match after the two words).
+_SCORE_COLUMN = re.compile(r"simlex|score|sim|mean|human|rating|gold|relat", re.IGNORECASE)
+_PAIRS_FORMAT = ("one pair per line: 'word1 word2 score', separated by tabs, commas or "
+                 "spaces (a header line and '#' comments allowed)")
 
 
 @dataclass
@@ -204,11 +105,15 @@ def evaluate_analogies(
 
     Returns:
         AnalogyResult; accuracy = correct / questions answered (OOV ones skipped).
+
+    Raises:
+        DataError: a question comes before any section header, or no question is left to
+            answer (none in the file, or every one has a word outside the vocabulary).
     """
     if method not in METHODS:
         raise choice_error("method", method, METHODS)
     ok, norm = _ok_vocab(wv, restrict_vocab, case_insensitive)
-    unit = _unit(wv.vectors[: len(wv.words) if restrict_vocab is None else restrict_vocab])
+    unit = unit_rows(wv.vectors[: len(wv.words) if restrict_vocab is None else restrict_vocab])
     sections: list[dict] = []
     questions: list[tuple[int, int, int, int, int]] = []  # a, b, c, expected, section
     quads = oov = 0
@@ -227,16 +132,18 @@ def evaluate_analogies(
             oov += 1
             continue
         questions.append((*(ok[p] for p in parts), len(sections) - 1))
+    if not questions:
+        raise DataError(_no_questions(path, quads, restrict_vocab, case_insensitive))
     q = np.asarray(questions, np.int64).reshape(-1, 5)
     for lo in range(0, len(q), batch):
         part = q[lo : lo + batch]
-        scores = _analogy_scores(unit, part[:, 0], part[:, 1], part[:, 2], method)
+        scores = analogy_scores(unit, part[:, 0], part[:, 1], part[:, 2], method)
         for row, (a, b, c, expected, sec) in zip(scores, part, strict=True):
             ignore = {norm(wv.words[a]), norm(wv.words[b]), norm(wv.words[c])}
             predicted = None
             # gensim takes the top 5 besides the query words and skips answers whose
             # normalised spelling is a question word
-            for i in _top(row, 5, {int(a), int(b), int(c)}):
+            for i in top_indices(row, 5, {int(a), int(b), int(c)}):
                 predicted = norm(wv.words[i])
                 if predicted in ok and predicted not in ignore:
                     break
@@ -247,6 +154,16 @@ def evaluate_analogies(
     correct = sum(s["correct"] for s in sections)
     total = sum(s["total"] for s in sections)
     return AnalogyResult(correct / total if total else 0.0, correct, total, oov, quads, sections)
+
+
+def _no_questions(path, quads: int, restrict_vocab: int | None, case_insensitive: bool) -> str:
+    if quads == 0:
+        return (f"{path}: no analogy question found; expected ': section' header lines, "
+                "each followed by questions of four words 'a b c d'")
+    vocab = "all the words" if restrict_vocab is None else f"the first {restrict_vocab} words"
+    case = "ignoring case" if case_insensitive else "matching case"
+    return (f"{path}: none of its {quads} questions can be scored: each has a word outside "
+            f"{vocab} of the vectors ({case}); the accuracy would mean nothing")
 
 
 @dataclass
@@ -287,41 +204,112 @@ def spearman(x, y) -> float:
     return _pearson(_ranks(x), _ranks(y))
 
 
+def read_word_pairs(path, delimiter: str | None = None) -> list[tuple[str, str, float]]:
+    """Read a WordSim353/SimLex-style file: two words and a score per line.
+
+    The separator is found on the first line that is not blank or a ``#`` comment: a tab
+    if it holds one, else a comma, else white space. That line is a header when its score
+    is not a number; a header may name the score column (``SimLex999``, ``Human (mean)``,
+    ``score``...), else the score is the third field. Later lines that do not hold two
+    words and a number there are skipped, as gensim does, and logged.
+
+    Args:
+        path: the pairs file (UTF-8).
+        delimiter: the field separator; None finds it as above.
+
+    Returns:
+        ``[(word1, word2, score)]`` in file order.
+
+    Raises:
+        DataNotFoundError: no such file.
+        DataError: no line of the file is a pair; names the file, the first line that is
+            not one, and the format wanted.
+    """
+    pairs: list[tuple[str, str, float]] = []
+    column, split, first_bad = 2, None, None
+    for line_no, line in enumerate(_read_lines(path), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if split is None:
+            split = _splitter(line if delimiter is None else delimiter)
+            column, header = _header(split(line))
+            if header:
+                continue
+        fields = split(line)
+        try:
+            a, b, score = fields[0], fields[1], float(fields[column])
+        except (IndexError, ValueError):
+            first_bad = first_bad or (line_no, line)
+            log.info("skipping invalid line %d of %s", line_no, path)
+            continue
+        pairs.append((a, b, score))
+    if not pairs:
+        where = f"line {first_bad[0]}: {first_bad[1][:80]!r}" if first_bad else "no data lines"
+        raise DataError(f"{path}: {where}: expected {_PAIRS_FORMAT}")
+    return pairs
+
+
+def _splitter(sample: str):
+    """A function splitting a line into stripped fields, by the separator ``sample`` uses."""
+    if "\t" in sample:
+        sep = "\t"
+    elif "," in sample:
+        sep = ","
+    else:
+        return str.split
+    return lambda line: [f.strip() for f in line.split(sep)]
+
+
+def _header(fields: list[str]) -> tuple[int, bool]:
+    """``(score column, is a header)`` from the first data line's fields."""
+    try:
+        float(fields[2])
+        return 2, False
+    except (IndexError, ValueError):
+        pass
+    names = [i for i, name in enumerate(fields[2:], start=2) if _SCORE_COLUMN.search(name)]
+    # Three or more fields with no number where the score goes: a header. Fewer: a bad line.
+    return (names[0] if names else 2), len(fields) >= 3
+
+
 def evaluate_word_pairs(
     wv: WordVectors,
     path,
     restrict_vocab: int | None = 300000,
     case_insensitive: bool = True,
-    delimiter: str = "\t",
+    delimiter: str | None = None,
 ) -> PairsResult:
     """Spearman correlation on a WordSim353/SimLex-style file (``word1<TAB>word2<TAB>score``).
 
-    Lines starting with ``#`` are comments; malformed lines are skipped; pairs with a word
-    outside the first ``restrict_vocab`` words are counted as OOV (gensim's semantics).
+    Tabs, commas or spaces separate the fields, and a header line may come first (see
+    :func:`read_word_pairs`); lines starting with ``#`` are comments; malformed lines are
+    skipped; pairs with a word outside the first ``restrict_vocab`` words are counted as
+    OOV (gensim's semantics).
 
     Args:
         wv: WordVectors.
         path: the pairs file.
         restrict_vocab: words considered.
         case_insensitive: compare upper-cased words.
-        delimiter: field separator.
+        delimiter: field separator; None (the default) finds it from the file.
 
     Returns:
         PairsResult(spearman, pearson, pairs, oov).
+
+    Raises:
+        DataError: no line is a pair (the message says which format is wanted), or no
+            pair has both words in the vocabulary.
+
+    Example:
+        >>> evaluate_word_pairs(wv, "wordsim353.tsv").spearman  # doctest: +SKIP
+        0.66
     """
     ok, norm = _ok_vocab(wv, restrict_vocab, case_insensitive)
-    unit = _unit(wv.vectors)
+    unit = unit_rows(wv.vectors)
     gold, model = [], []
     oov = 0
-    for line_no, line in enumerate(_read_lines(path)):
-        if not line or line.startswith("#"):
-            continue
-        try:
-            a, b, sim = (norm(p) for p in line.split(delimiter))
-            score = float(sim)
-        except ValueError:
-            log.info("skipping invalid line %d of %s", line_no + 1, path)
-            continue
+    for a, b, score in read_word_pairs(path, delimiter):
+        a, b = norm(a), norm(b)
         if a not in ok or b not in ok:
             oov += 1
             continue

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab import _lstm_kernel
-from rnnlab._rnn_kernel import MODES, rnn_sequence
-from rnnlab.cells import BasicRNNCell, GRUCell
 from rnnlab.errors import ConfigError, ShapeError
+from rnnlab.nn import lengths
+from rnnlab.nn.cells import BasicRNNCell, GRUCell
+from rnnlab.nn.rnn_kernel import MODES, rnn_sequence
 
 
 def make_cell(mode: str, input_size: int, num_units: int):
@@ -85,7 +85,7 @@ def test_forward_and_gradients_match_the_cell_loop(mode, lengths):
 @pytest.mark.parametrize("mode", MODES)
 def test_backward_in_chunks_of_steps(monkeypatch, chunk_rows, mode):
     # Small chunks (one step each, or a few ragged steps) must give the same gradients.
-    monkeypatch.setattr(_lstm_kernel, "_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(lengths, "CHUNK_ROWS", chunk_rows)
     cell = make_cell(mode, 4, 5)
     assert_matches_reference(mode, cell, T=7, B=5, lengths=torch.tensor([7, 0, 3, 7, 1]))
     assert_matches_reference(mode, cell, T=7, B=5, lengths=None)

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab import _lstm_kernel
-from rnnlab._lstm_kernel import lstm_sequence
-from rnnlab.cells import LSTMCell
 from rnnlab.errors import ShapeError
+from rnnlab.nn import lengths
+from rnnlab.nn.cells import LSTMCell
+from rnnlab.nn.lstm_kernel import lstm_sequence
 
 VARIANTS = {
     "plain": {},
@@ -96,9 +96,9 @@ def test_forward_and_gradients_match_the_cell_loop(variant, lengths):
 @pytest.mark.parametrize("chunk_rows", [1, 9])
 @pytest.mark.parametrize("variant", ["plain", "all"])
 def test_backward_in_chunks_of_steps(monkeypatch, chunk_rows, variant):
-    # The backward pass walks the steps in chunks of about _CHUNK_ROWS rows; small chunks
+    # The backward pass walks the steps in chunks of about CHUNK_ROWS rows; small chunks
     # (one step each, or a few steps with ragged blocks) must give the same gradients.
-    monkeypatch.setattr(_lstm_kernel, "_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(lengths, "CHUNK_ROWS", chunk_rows)
     cell = make_cell(4, 5, **VARIANTS[variant])
     assert_matches_reference(cell, T=7, B=5, lengths=torch.tensor([7, 0, 3, 7, 1]))
     assert_matches_reference(cell, T=7, B=5, lengths=None)
