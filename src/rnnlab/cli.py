@@ -321,8 +321,10 @@ def _run_train(args: argparse.Namespace) -> int:
 def _cmd_tour(args: argparse.Namespace) -> int:
     from rnnlab.tasks.tour import run_tour
 
-    for step in run_tour(seed=args.seed):
+    tour = run_tour(seed=args.seed)
+    for step in tour:
         print(f"== {step.title}\n{step.text}\n")
+    tour.check()  # a difference past the tolerance is an error: exit status 1
     return 0
 
 
