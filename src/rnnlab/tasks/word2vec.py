@@ -50,10 +50,10 @@ def check_corpus(corpus: Sequence[str | os.PathLike]) -> list[Path]:
             .txt files; names every such path.
 
     Example:
-        >>> check_corpus(["no/such/file.txt"])
+        >>> check_corpus(["no/such/file.txt"])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        rnnlab.errors.DataNotFoundError: corpus path 'no/such/file.txt' does not exist ...
+        rnnlab.errors.DataNotFoundError: corpus path 'no/such/file.txt' does not exist (...)
     """
     if isinstance(corpus, str | os.PathLike):
         corpus = [corpus]
