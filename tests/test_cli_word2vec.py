@@ -69,3 +69,78 @@ def test_word2vec_refuses_zero_processes(tmp_path, capsys):
                      "--nproc", "0"]) == 2
     assert "nproc=0" in capsys.readouterr().err
     assert not (tmp_path / "v.txt").exists()
+
+
+def _corpus(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 20)
+    return corpus
+
+
+SMALL = ["--dim", "4", "--min-count", "1", "--epochs", "1", "--workers", "1", "--quiet"]
+
+
+def _one_error_line(capsys, *needles):
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("rnnlab: error: ") and "\n" not in err, captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+    for needle in needles:
+        assert needle in err
+    return err
+
+
+def test_word2vec_refuses_a_corpus_argument_that_is_no_file(tmp_path, capsys):
+    out = tmp_path / "v.txt"
+    assert cli.main(["word2vec", "hello world hello", "--out", str(out), *SMALL]) == 2
+    _one_error_line(capsys, "'hello world hello'", "does not exist")
+    assert not out.exists()
+
+
+def test_word2vec_refuses_a_mistyped_path_among_real_ones(tmp_path, capsys):
+    out = tmp_path / "v.txt"
+    nope = tmp_path / "nope.txt"
+    assert cli.main(["word2vec", str(_corpus(tmp_path)), str(nope), "--out", str(out),
+                     *SMALL]) == 2
+    _one_error_line(capsys, str(nope))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]
+
+
+def test_word2vec_creates_the_folders_of_out(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    corpus = _corpus(tmp_path)
+    assert cli.main(["word2vec", str(corpus), "--out", "nodir/sub/v.txt", *SMALL]) == 0
+    assert "-> nodir/sub/v.txt" in capsys.readouterr().out
+    wv = load_word_vectors(tmp_path / "nodir" / "sub" / "v.txt")
+    assert set(wv.words) == {"the", "cat", "sat", "on", "mat", "dog", "log"}
+
+
+def test_word2vec_fails_before_training_when_out_cannot_be_written(tmp_path, capsys,
+                                                                   monkeypatch):
+    from rnnlab.tasks import word2vec as task
+
+    trained = []
+    monkeypatch.setattr(task, "train_word2vec", lambda *a, **k: trained.append(1))
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    out = blocker / "sub" / "v.txt"  # its parent would have to be made inside a file
+    assert cli.main(["word2vec", str(_corpus(tmp_path)), "--out", str(out), *SMALL]) == 2
+    _one_error_line(capsys, str(out), "cannot be written")
+    assert trained == [] and blocker.read_text() == "not a folder"
+
+
+def test_word2vec_refuses_an_existing_out_without_overwrite(tmp_path, capsys):
+    import hashlib
+
+    corpus, out = _corpus(tmp_path), tmp_path / "v.txt"
+    out.write_text("1 2\nprecious 0.5 0.5\n")
+    before = hashlib.sha256(out.read_bytes()).hexdigest()
+    listing = sorted(p.name for p in tmp_path.iterdir())
+    assert cli.main(["word2vec", str(corpus), "--out", str(out), *SMALL]) == 2
+    _one_error_line(capsys, str(out), "overwrite")
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == listing  # no probe left behind
+
+    assert cli.main(["word2vec", str(corpus), "--out", str(out), "--overwrite", *SMALL]) == 0
+    assert "7 words x 4 dims" in capsys.readouterr().out
+    assert load_word_vectors(out).words[0] == "the"  # replaced by the new vectors

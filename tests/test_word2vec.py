@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnlab import _w2v_kernels as K
-from rnnlab.errors import ConfigError, DataError
+from rnnlab.errors import ConfigError, DataError, DataNotFoundError
 from rnnlab.word2vec import (
     Word2VecConfig,
     build_vocab,
@@ -190,3 +190,16 @@ def test_bad_config():
         Word2VecConfig(window=0)
     with pytest.raises(ConfigError, match="sample"):
         Word2VecConfig(sample=1.5)
+
+
+def test_a_missing_path_is_an_error_never_text(tmp_path):
+    real = tmp_path / "corpus.txt"
+    real.write_text("a b c\n")
+    with pytest.raises(DataNotFoundError, match=r"nope\.txt"):  # a mistyped name among real
+        list(iter_corpus([str(real), "nope.txt"]))
+    with pytest.raises(DataNotFoundError, match=r"nope\.txt"):  # one that reads as a file name
+        list(iter_corpus(["nope.txt"]))
+    with pytest.raises(DataNotFoundError, match="missing"):
+        list(iter_corpus([real, tmp_path / "missing"]))
+    assert list(iter_corpus([str(real)])) == [["a", "b", "c"]]
+    assert list(iter_corpus(["hello world hello"])) == [["hello", "world", "hello"]]  # text

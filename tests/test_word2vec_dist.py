@@ -25,13 +25,10 @@ from rnnlab import word2vec_dist as w2v_dist
 from rnnlab.embeddings import save_word_vectors
 from rnnlab.errors import ConfigError, DataError, DataNotFoundError, TrainingError
 from rnnlab.word2vec import Word2VecConfig, train_word2vec
-from rnnlab.word2vec_dist import (
-    _apply_capped,
-    _apply_deltas,
-    _pack_deltas,
-    train_word2vec_distributed,
-    train_word2vec_in_job,
-)
+from rnnlab.word2vec.kernels import apply_capped as _apply_capped
+from rnnlab.word2vec.kernels import apply_deltas as _apply_deltas
+from rnnlab.word2vec.kernels import pack_deltas as _pack_deltas
+from rnnlab.word2vec_dist import train_word2vec_distributed, train_word2vec_in_job
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 CFG = Word2VecConfig(dim=32, window=4, negative=5, min_count=1, sample=1e-3, epochs=3,

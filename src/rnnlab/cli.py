@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "word2vec text or binary format."))
     w2v.add_argument("corpus", nargs="+", metavar="CORPUS")
     w2v.add_argument("--out", required=True, metavar="VECTORS", help="vector file to write")
+    w2v.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     w2v.add_argument("--binary", action="store_true", help="word2vec binary format")
     w2v.add_argument("--model", choices=["skipgram", "cbow"], default="skipgram")
     w2v.add_argument("--loss", choices=["neg", "nce", "sampled-softmax"], default="neg")
@@ -395,32 +396,21 @@ def _cmd_train_sentiment(args: argparse.Namespace) -> int:
 
 
 def _cmd_word2vec(args: argparse.Namespace) -> int:
-    from rnnlab.distributed import detect_env, is_main_process
-    from rnnlab.embeddings import save_word_vectors
-    from rnnlab.word2vec import TqdmWord2VecProgress, Word2VecConfig, train_word2vec
+    from rnnlab.distributed import is_main_process
+    from rnnlab.tasks.word2vec import run_word2vec, summary_line
+    from rnnlab.word2vec import TqdmWord2VecProgress, Word2VecConfig
 
-    several = args.nproc != 1 or detect_env() is not None  # nproc < 1 is refused there
-    workers = args.workers if args.workers is not None else (1 if several else 2)
     config = Word2VecConfig(
         model=args.model, loss=args.loss, dim=args.dim, window=args.window,
         negative=args.negative, min_count=args.min_count, max_vocab=args.max_vocab,
-        sample=args.sample, epochs=args.epochs, alpha=args.alpha, workers=workers,
+        sample=args.sample, epochs=args.epochs, alpha=args.alpha, workers=args.workers,
         seed=args.seed, deterministic=args.deterministic)
-    progress = TqdmWord2VecProgress(quiet=args.quiet)
-    if several:
-        from rnnlab.word2vec_dist import train_word2vec_distributed
-
-        wv, history = train_word2vec_distributed(
-            args.corpus, config, args.out, nproc=args.nproc, binary=args.binary,
-            timeout_s=args.dist_timeout, progress=progress)
-        if not is_main_process():
-            return 0
-    else:
-        wv, history = train_word2vec(args.corpus, config, progress=progress)
-        save_word_vectors(args.out, wv, binary=args.binary)
-    last = history[-1] if history else {}
-    print(f"{len(wv)} words x {wv.dim} dims -> {args.out}; final epoch loss "
-          f"{last.get('loss', float('nan')):.4f}")
+    wv, history = run_word2vec(
+        args.corpus, config, args.out, binary=args.binary, overwrite=args.overwrite,
+        nproc=args.nproc, timeout_s=args.dist_timeout,
+        progress=TqdmWord2VecProgress(quiet=args.quiet))
+    if is_main_process():
+        print(summary_line(wv, history, args.out))
     return 0
 
 
