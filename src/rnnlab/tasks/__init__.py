@@ -20,9 +20,11 @@ def _task(run_dir) -> str:
 # (module, function) per task and command; modules are imported only when used.
 _HANDLERS = {
     "evaluate": {"classify": ("classify", "evaluate_run"),
-                 "sentiment": ("sentiment", "evaluate_run")},
+                 "sentiment": ("sentiment", "evaluate_run"),
+                 "text": ("sentiment", "evaluate_run")},
     "predict": {"classify": ("classify", "predict_files"),
-                "sentiment": ("sentiment", "predict_texts")},
+                "sentiment": ("sentiment", "predict_texts"),
+                "text": ("sentiment", "predict_texts")},
 }
 
 
