@@ -142,6 +142,25 @@ def test_evaluate_splits_and_a_given_file(csv_run, split, examples):
     assert sum(map(sum, scores["confusion_matrix"])) == examples
 
 
+def test_evaluate_an_imdb_run_defaults_to_its_test_split(tmp_path):
+    for split, n in (("train", 30), ("test", 10)):
+        for label, rows in (("pos", _rows(7, n=2 * n)[::2]), ("neg", _rows(7, n=2 * n)[1::2])):
+            folder = tmp_path / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            for i, (text, _) in enumerate(rows):
+                (folder / f"{i}_{8 if label == 'pos' else 2}.txt").write_text(text)
+    run = tmp_path / "imdb"
+    assert cli.main(["train", "text", "--data-dir", str(tmp_path), "--model", "bag",
+                     "--epochs", "1", "--out", str(run), "--quiet"]) == 0
+    task, folder = TextTask(), RunDir(run)
+    assert task.evaluate(folder)["split"] == "test"
+    assert task.evaluate(folder)["examples"] == 20
+    assert task.evaluate(folder, split="val")["examples"] == 6
+    assert task.evaluate(folder, split="train")["examples"] == 54
+    with pytest.raises(DataNotFoundError, match="download=True"):
+        task.evaluate(folder, data={"data_dir": str(tmp_path / "nowhere")})
+
+
 def test_evaluate_test_split_of_own_texts_says_what_to_do(csv_run):
     with pytest.raises(ConfigError, match="split='val'"):
         TextTask().evaluate(RunDir(csv_run[1]), split="test")
