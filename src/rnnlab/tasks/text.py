@@ -165,7 +165,16 @@ def _where(data: TextData) -> str:
 
 @register
 class TextTask(Task):
-    """Labelled texts: aclImdb reviews or a user's own, one label per text."""
+    """Labelled texts: aclImdb reviews or a user's own, one label per text.
+
+    Example:
+        >>> task, run = TextTask(), RunDir("runs/csvgru")                  # doctest: +SKIP
+        >>> config = TextConfig(data=TextData(input="texts.csv"),
+        ...                     model=TextModel(model="gru"))              # doctest: +SKIP
+        >>> task.train(config, run)      # run claimed by the caller       # doctest: +SKIP
+        >>> task.evaluate(run)["split"], task.predict(run, inputs={"text": ["I loved it"]})
+        ... # doctest: +SKIP
+    """
 
     name = "text"
     aliases = ("sentiment",)

@@ -25,6 +25,7 @@ __all__ = ["SPLIT_SEED", "encode", "load_texts", "make_tokenizer", "split_indice
 SPLIT_SEED = 20131  # fixed: the validation texts never depend on --seed
 IMDB_CLASSES = ("neg", "pos")
 IMDB_TARBALL = "aclImdb_v1.tar.gz"
+_COLUMN_FILES = (".csv", ".tsv", ".jsonl", ".json", ".ndjson")  # files with a label column
 
 
 def _imdb_root(source) -> str | Path:
@@ -61,6 +62,11 @@ def load_texts(source, split: str = "train", *, classes: Sequence[str] | None = 
     With neither ``data_dir``, ``tarball`` nor ``input``, aclImdb is looked for in
     rnnlab's data folder (``$RNNLAB_DATA``, else the user cache), where ``download``
     puts it.
+
+    Example:
+        >>> texts, labels, classes = load_texts(TextData(input="reviews.csv"))  # doctest: +SKIP
+        >>> classes                                                            # doctest: +SKIP
+        ['neg', 'pos']
     """
     if source.input:
         from rnnlab.data.texts import read_texts
@@ -85,9 +91,10 @@ def check_classes(classes: Sequence[str], source) -> None:
     """Refuse data with fewer than two labels (a classifier needs two or more)."""
     if len(classes) < 2:
         found = f"only the label {classes[0]!r}" if classes else "no labels"
-        raise DataError(f"input={source.input!r} has {found} (label_column="
-                        f"{source.label_column!r}); a classifier needs texts of at least two "
-                        "labels")
+        column = (f" in label_column={source.label_column!r}"
+                  if Path(source.input).suffix.lower() in _COLUMN_FILES else "")
+        raise DataError(f"input={source.input!r} has {found}{column}; a classifier needs "
+                        "texts of at least two labels")
 
 
 def split_indices(n: int, val_fraction: float, train_size: int | None):
