@@ -112,13 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=_cmd_forecast)
 
     sentiment = _training(jobs.add_parser(
-        "sentiment", help="classify texts: IMDB reviews or your own labelled texts",
+        "text", aliases=["sentiment"],
+        help="classify texts: IMDB reviews or your own labelled texts",
         description="Tokenize, pad and classify texts (the notebook's IMDB models)."),
         "sentiment")
     source = sentiment.add_mutually_exclusive_group()
     source.add_argument("--data-dir", help="folder holding aclImdb/")
     source.add_argument("--tarball", help="aclImdb_v1.tar.gz (read without extracting)")
-    source.add_argument("--input", help="your texts: a folder per class, or a CSV/JSONL file")
+    source.add_argument("--input", help="your texts: a folder per class, a CSV/JSONL file, or "
+                        "a text file of '__label__X text' lines")
     sentiment.add_argument("--download", action="store_true",
                            help="fetch aclImdb_v1.tar.gz when no source is given")
     sentiment.add_argument("--text-column", default="text")

@@ -117,3 +117,8 @@ def test_download_checks_hash_and_extracts_safely(tmp_path):
     with pytest.raises(OSError):
         download_imdb(tmp_path / "c2", url=tb.as_uri(), sha256="0" * 64)
     assert not (tmp_path / "c2" / "aclImdb_v1.tar.gz").exists()
+
+
+def test_missing_folder_names_the_settings_to_pass(tmp_path):
+    with pytest.raises(DataNotFoundError, match=r"data_dir=DIR.*tarball=FILE.*download=True"):
+        load_imdb(tmp_path, "train")

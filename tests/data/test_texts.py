@@ -70,3 +70,31 @@ def test_unknown_label_and_type(tmp_path):
         read_texts(q)
     with pytest.raises(DataNotFoundError):
         read_texts(tmp_path / "none.csv")
+
+
+def test_fasttext_lines(tmp_path):
+    p = tmp_path / "t.txt"
+    p.write_bytes(b"__label__pos I loved it\r\n\n__label__neg  so  dull \n__label__pos fine\n")
+    d = read_texts(p)
+    assert d.texts == ["I loved it", "so  dull", "fine"] and d.classes == ("neg", "pos")
+    assert d.labels.tolist() == [1, 0, 1] and d.sources[1].endswith(":3")
+    q = tmp_path / "ask.txt"
+    q.write_text("__label__pos __label__neg both\nno prefix here\n")
+    assert read_texts(q, labelled=False).texts == ["both", "no prefix here"]
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"__label__a ok\nno label here\n", "line 2: no label"),
+        (b"__label__a ok\n__label__a __label__b two\n", "line 2: several labels"),
+        (b"__label__a ok\n__label__ x\n", "line 2: empty label"),
+        (b"__label__a ok\n__label__b \n", "line 2: empty text"),
+        (b"__label__a ok\n__label__b \xff\n", "line 2: bad UTF-8"),
+    ],
+)
+def test_fasttext_bad_lines_name_the_line(tmp_path, content, match):
+    p = tmp_path / "t.txt"
+    p.write_bytes(content)
+    with pytest.raises(DataError, match=match):
+        read_texts(p)

@@ -138,8 +138,9 @@ def load_imdb(
     base = root if (root / split).is_dir() else root / "aclImdb"
     if not (base / split).is_dir():
         raise DataNotFoundError(
-            f"no aclImdb/{split} under {root}; extract aclImdb_v1.tar.gz there or pass the "
-            "tarball (download_imdb fetches it)"
+            f"no aclImdb/{split} under {root}; pass data_dir=DIR (a folder holding an "
+            "extracted aclImdb/), tarball=FILE (aclImdb_v1.tar.gz, read without extracting) "
+            "or download=True to fetch it"
         )
     items: list[tuple[int, int, int, str]] = []
     for lab in labels:

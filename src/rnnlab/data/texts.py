@@ -1,10 +1,17 @@
-"""A user's own labelled texts: class folders, CSV or JSONL.
+"""A user's own labelled texts: class folders, CSV, JSONL or fastText's text format.
 
 Accepted layouts::
 
     DIR/<class>/*.txt                 one file per text, the folder name is the label
     FILE.csv  (header row)            text_column and label_column name two columns
     FILE.jsonl                        one JSON object per line with those two keys
+    FILE.txt                          one text per line, fastText's ``__label__X text``
+
+In a ``.txt`` file each non-blank line is one text. Labelled, every line starts with
+fastText's label prefix (``__label__pos I loved it``); a line with several labels
+(``__label__a __label__b ...``) is refused with a ``DataError`` naming the line, since the
+classifiers here give one label per text. Unlabelled (``predict``), a prefix is stripped
+when present, so the same file can be scored.
 
 Labels are strings, mapped to ids 0..C-1 in sorted order (``classes``). Files must be
 UTF-8 (a BOM is allowed); CRLF line ends are fine. A bad row (bad UTF-8, a missing column
@@ -171,6 +178,52 @@ def _read_jsonl(path: Path, text_col: str, label_col: str, labelled: bool):
     return texts, labels, sources
 
 
+LABEL_PREFIX = "__label__"
+
+
+def _split_label(line: str, where: str) -> tuple[str, str]:
+    """``("pos", "I loved it")`` from ``"__label__pos I loved it"``."""
+    head, _, rest = line.lstrip().partition(" ")
+    label = head[len(LABEL_PREFIX):]
+    if not label:
+        raise DataError(f"{where}: empty label in {head!r}")
+    if rest.lstrip().startswith(LABEL_PREFIX):
+        more = rest.lstrip().partition(" ")[0]
+        raise DataError(f"{where}: several labels ({head!r}, {more!r}); give one label "
+                        "per line")
+    return label, rest.strip()
+
+
+def _strip_labels(line: str) -> str:
+    """The text of a line without any leading ``__label__X`` words."""
+    words = line.strip()
+    while words.startswith(LABEL_PREFIX):
+        words = words.partition(" ")[2].lstrip()
+    return words
+
+
+def _read_lines(path: Path, labelled: bool):
+    data = _decode(path.read_bytes(), path)
+    texts, labels, sources = [], [], []
+    for n, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}: line {n}"
+        if labelled:
+            if not line.lstrip().startswith(LABEL_PREFIX):
+                raise DataError(f"{where}: no label; each line of a labelled .txt file "
+                                f"starts with fastText's prefix: '{LABEL_PREFIX}pos some text'")
+            label, text = _split_label(line, where)
+        else:
+            label, text = "", _strip_labels(line)
+        if not text:
+            raise DataError(f"{where}: empty text")
+        texts.append(text)
+        labels.append(label)
+        sources.append(f"{path}:{n}")
+    return texts, labels, sources
+
+
 def read_texts(
     path: str | os.PathLike,
     *,
@@ -183,7 +236,8 @@ def read_texts(
     """Read labelled (or unlabelled) texts from class folders, a CSV or a JSONL file.
 
     Args:
-        path: a folder of class subfolders, or a ``.csv``/``.tsv``/``.jsonl``/``.json`` file.
+        path: a folder of class subfolders, or a ``.csv``/``.tsv``/``.jsonl``/``.json``
+            file, or a ``.txt`` file of one text per line (``__label__X text``, see above).
         text_column: the CSV column or JSON key holding the text.
         label_column: the column or key holding the label.
         labelled: read labels (False for texts to predict).
@@ -211,8 +265,11 @@ def read_texts(
                           "\t" if suffix == ".tsv" else delimiter)
     elif suffix in (".jsonl", ".json", ".ndjson"):
         found = _read_jsonl(path, text_column, label_column, labelled)
+    elif suffix == ".txt":
+        found = _read_lines(path, labelled)
     else:
-        raise ConfigError(f"{path}: unknown text file type {suffix!r}; use .csv, .tsv or .jsonl")
+        raise ConfigError(f"{path}: unknown text file type {suffix!r}; use .csv, .tsv, "
+                          ".jsonl or .txt (one text per line)")
     texts, labels, sources = found
     if not texts:
         raise DataError(f"{path}: no rows")

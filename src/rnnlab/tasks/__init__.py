@@ -6,7 +6,7 @@ and predicts any run folder by its ``config.json``'s ``"task"``.
 
 from __future__ import annotations
 
-from rnnlab.tasks import classify, forecast, sentiment  # noqa: F401  (register the tasks)
+from rnnlab.tasks import classify, forecast, sentiment, text  # noqa: F401  (register)
 from rnnlab.tasks.base import Task, all_tasks, get_task, register
 from rnnlab.tasks.runner import evaluate_run, load_run, predict_run, train_run
 
