@@ -155,20 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     w2v.add_argument("--out", required=True, metavar="VECTORS", help="vector file to write")
     w2v.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     w2v.add_argument("--binary", action="store_true", help="word2vec binary format")
-    w2v.add_argument("--model", choices=["skipgram", "cbow"], default="skipgram")
-    w2v.add_argument("--loss", choices=["neg", "nce", "sampled-softmax"], default="neg")
-    w2v.add_argument("--dim", type=int, default=100)
-    w2v.add_argument("--window", type=int, default=5)
-    w2v.add_argument("--negative", type=int, default=5, help="negative/noise samples (5)")
-    w2v.add_argument("--min-count", type=int, default=5)
-    w2v.add_argument("--max-vocab", type=int, default=None)
-    w2v.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold")
-    w2v.add_argument("--epochs", type=int, default=5)
-    w2v.add_argument("--alpha", type=float, default=0.025, help="initial learning rate")
-    w2v.add_argument("--workers", type=int, default=None,
-                     help="threads (default: 2; 1 per process with --nproc)")
-    w2v.add_argument("--deterministic", action="store_true",
-                     help="the same vectors whatever the number of workers")
+    _word2vec_flags(w2v)
     w2v.add_argument("--nproc", type=int, default=1, metavar="N",
                      help="train on N local processes, one thread each (docs/distributed.md)")
     w2v.add_argument("--dist-timeout", type=float, default=None, metavar="SECONDS",
@@ -215,6 +202,8 @@ class _DefaultsFormatter(argparse.HelpFormatter):
         if "default" in text or not action.option_strings or action.default in (
                 argparse.SUPPRESS,) or isinstance(action, argparse._HelpAction):
             return text
+        if action.required:
+            return f"{text} (required; no default)"
         value = action.default
         shown = ("off" if value is False else "on" if value is True else
                  "none" if value is None or value == [] else str(value))
@@ -398,15 +387,13 @@ def _cmd_train_sentiment(args: argparse.Namespace) -> int:
 
 
 def _cmd_word2vec(args: argparse.Namespace) -> int:
+    from rnnlab.cli_config import typed_overrides
     from rnnlab.distributed import is_main_process
     from rnnlab.tasks.word2vec import run_word2vec, summary_line
     from rnnlab.word2vec import TqdmWord2VecProgress, Word2VecConfig
 
-    config = Word2VecConfig(
-        model=args.model, loss=args.loss, dim=args.dim, window=args.window,
-        negative=args.negative, min_count=args.min_count, max_vocab=args.max_vocab,
-        sample=args.sample, epochs=args.epochs, alpha=args.alpha, workers=args.workers,
-        seed=args.seed, deterministic=args.deterministic)
+    typed = typed_overrides(args).get("word2vec", {})
+    config = Word2VecConfig(**typed, seed=args.seed)
     wv, history = run_word2vec(
         args.corpus, config, args.out, binary=args.binary, overwrite=args.overwrite,
         nproc=args.nproc, timeout_s=args.dist_timeout,
@@ -453,6 +440,13 @@ def _cmd_vectors_evaluate(args: argparse.Namespace) -> int:
         for key, value in scores.items():
             print(f"{key}: {value}")
     return 0
+
+
+def _word2vec_flags(parser: argparse.ArgumentParser) -> None:
+    from rnnlab.cli_config import add_part_flags
+    from rnnlab.word2vec import Word2VecConfig
+
+    add_part_flags(parser, Word2VecConfig, Word2VecConfig(), "word2vec")
 
 
 def _task_parser(jobs, name: str) -> argparse.ArgumentParser:

@@ -74,25 +74,37 @@ def add_config_flags(parser: argparse.ArgumentParser, config_type: type, default
     added: dict[str, tuple[str, str]] = {}
     seen = set() if seen is None else seen
     for part_name, part_type in _parts(config_type):
-        if parts is not None and part_name not in parts:
+        if parts is None or part_name in parts:
+            add_part_flags(parser, part_type, getattr(defaults, part_name), part_name,
+                           seen=seen, added=added)
+    return added
+
+
+def add_part_flags(parser: argparse.ArgumentParser, part_type: type, defaults: Any,
+                   part_name: str, *, seen: set[str] | None = None,
+                   added: dict[str, tuple[str, str]] | None = None
+                   ) -> dict[str, tuple[str, str]]:
+    """Add the flags of one config dataclass as an argument group named after ``part_name``.
+
+    The values land in the namespace as ``"PART.FIELD"``, only when typed.
+    """
+    added = {} if added is None else added
+    seen = set() if seen is None else seen
+    group = parser.add_argument_group(f"{part_name} options")
+    for f in dataclasses.fields(part_type):
+        opt = option_of(f)
+        if not opt.cli:
             continue
-        group = parser.add_argument_group(f"{part_name} options")
-        default_part = getattr(defaults, part_name)
-        for f in dataclasses.fields(part_type):
-            opt = option_of(f)
-            if not opt.cli:
-                continue
-            flag = opt.flag or "--" + f.name.replace("_", "-")
-            if flag in added:
-                raise ValueError(f"{config_type.__name__}: {flag} is wanted by "
-                                 f"{added[flag]} and {(part_name, f.name)}")
-            if flag in seen:
-                continue
-            seen.add(flag)
-            added[flag] = (part_name, f.name)
-            group.add_argument(flag, *opt.aliases, **_argument(part_type, f, opt,
-                                                               getattr(default_part, f.name),
-                                                               f"{part_name}.{f.name}"))
+        flag = opt.flag or "--" + f.name.replace("_", "-")
+        if flag in added:
+            raise ValueError(f"{part_type.__name__}: {flag} is wanted by "
+                             f"{added[flag]} and {(part_name, f.name)}")
+        if flag in seen:
+            continue
+        seen.add(flag)
+        added[flag] = (part_name, f.name)
+        group.add_argument(flag, *opt.aliases, **_argument(
+            part_type, f, opt, getattr(defaults, f.name), f"{part_name}.{f.name}"))
     return added
 
 
