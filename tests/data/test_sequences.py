@@ -313,6 +313,7 @@ def test_padded_and_subset():
         ({"sequences": [np.ones((2, 2)), np.ones((1, 2), np.float32)]}, "float64"),
         ({"sequences": [np.ones((0, 2), np.float32)] * 2}, r"T >= 1"),
         ({"feature_names": ("u",)}, "F=1"),
+        ({"sequences": [np.full((1, 2), np.nan, np.float32)] * 2}, "NaN or inf"),
     ],
 )
 def test_sequence_set_checks_its_invariants(kwargs, match):

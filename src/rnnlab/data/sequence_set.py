@@ -71,6 +71,8 @@ class SequenceSet:
                 raise ConfigError(
                     f"sequence {i} is {s.dtype} {s.shape}; expected float32 (T >= 1, F={f})"
                 )
+            if not np.isfinite(s).all():
+                raise ConfigError(f"sequence {i} holds NaN or inf; clean it with clean_case")
         if n and (self.y.min() < -1 or self.y.max() >= len(self.labels)):
             raise ConfigError(f"y holds ids outside 0..{len(self.labels) - 1} (or -1)")
 

@@ -197,8 +197,13 @@ def _parse_values(text: str, where: str) -> np.ndarray:
     if not text:
         return np.empty(0, np.float64)
     parts = text.split(",")
+    try:  # float() takes surrounding spaces and "NaN", as aeon's reader does
+        return np.fromiter(map(float, parts), dtype=np.float64, count=len(parts))
+    except ValueError:
+        pass
     try:
-        return np.array([p.replace("?", "nan") for p in parts], dtype=np.float64)
+        return np.fromiter((math.nan if p.strip() == "?" else float(p) for p in parts),
+                           dtype=np.float64, count=len(parts))
     except ValueError:
         pass
     for k, p in enumerate(parts):
