@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -238,6 +239,19 @@ def test_npz_never_unpickles(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(DataError, match=r"not a readable \.npz"):
         read_npz(tmp_path / "junk.npz")
+    with zipfile.ZipFile(tmp_path / "bad_member.npz", "w") as z:
+        z.writestr("x.npy", b"\x93NUMPY garbage")
+    with pytest.raises(DataError, match=r"not a readable \.npz"):
+        read_npz(tmp_path / "bad_member.npz")
+
+
+def test_npz_that_unpacks_too_large_is_refused(tmp_path, monkeypatch):
+    import rnnlab.data.npz as npz
+
+    np.savez_compressed(tmp_path / "big.npz", x=np.zeros((10, 100, 1)))
+    monkeypatch.setattr(npz, "MAX_NPZ_BYTES", 1000)
+    with pytest.raises(DataError, match=r"unpacks to \d+ bytes, over the 1000 allowed"):
+        read_npz(tmp_path / "big.npz")
 
 
 def test_write_npz_round_trips(tmp_path):

@@ -29,6 +29,7 @@ from rnnlab.errors import ConfigError, DataError, DataNotFoundError
 __all__ = ["read_npz", "write_npz"]
 
 _KEYS = {"x", "lengths", "y", "labels", "feature_names"}
+MAX_NPZ_BYTES = 16 << 30  # uncompressed: a small compressed file may unpack to any size
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:
@@ -36,9 +37,18 @@ def _load(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: not a readable .npz file (not a zip archive); write it with "
                         "numpy.savez")
     try:
+        with zipfile.ZipFile(path) as z:
+            unpacked = sum(info.file_size for info in z.infolist())
+        if unpacked > MAX_NPZ_BYTES:
+            raise DataError(f"{path}: unpacks to {unpacked} bytes, over the {MAX_NPZ_BYTES} "
+                            "allowed; split it")
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
+    except DataError:
+        raise
     except ValueError as e:
+        if "pickle" not in str(e):
+            raise DataError(f"{path}: not a readable .npz file ({e})") from None
         raise DataError(f"{path}: holds an object (pickled) array, which rnnlab does not "
                         f"load; save plain numeric and string arrays ({e})") from None
     except (zipfile.BadZipFile, OSError, EOFError) as e:
