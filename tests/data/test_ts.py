@@ -275,8 +275,9 @@ def test_write_ts_refuses_bad_arrays(tmp_path):
 # --------------------------------------------------------------------------- round trips
 
 
-def _reference_writer(path, cases, labels, keys, upper):
-    """An independent .ts writer: an optional subset of header keys, in any case."""
+def _reference_writer(path, cases, labels, keys, upper, pads):
+    """An independent .ts writer: an optional subset of header keys, in any case, and
+    ``pads[i][c]`` extra trailing ``?`` on dimension c of case i."""
     f = cases[0].shape[1]
     lengths = {c.shape[0] for c in cases}
     header = {
@@ -292,9 +293,9 @@ def _reference_writer(path, cases, labels, keys, upper):
         header["seriesLength"] = str(lengths.pop())
     lines = [f"@{k.upper() if upper else k} {v}" for k, v in header.items() if k in keys]
     lines.append("@data")
-    for case, label in zip(cases, labels, strict=True):
-        dims = [",".join("?" if np.isnan(v) else repr(float(v)) for v in case[:, c])
-                for c in range(f)]
+    for case, label, pad in zip(cases, labels, pads, strict=True):
+        dims = [",".join(["?" if np.isnan(v) else repr(float(v)) for v in case[:, c]]
+                         + ["?"] * pad[c]) for c in range(f)]
         lines.append(" : ".join(dims) + ":" + label)
     path.write_text("\n".join(lines) + "\n")
 
@@ -304,7 +305,7 @@ def _ragged_sets(draw):
     f = draw(st.integers(1, 3))
     n = draw(st.integers(1, 6))
     floats = st.floats(-1e6, 1e6, allow_nan=False, width=32)
-    cases, holes = [], []
+    cases, holes, pads = [], [], []
     for _ in range(n):
         t = draw(st.integers(1, 8))
         values = np.array(draw(st.lists(floats, min_size=t * f, max_size=t * f)),
@@ -315,22 +316,25 @@ def _ragged_sets(draw):
         hole[-1] = False
         cases.append(values)
         holes.append(hole)
+        pads.append(draw(st.lists(st.integers(0, 2), min_size=f, max_size=f)))
     labels = draw(st.lists(st.sampled_from(["a", "B", "c1", "10", "2"]), min_size=n,
                            max_size=n))
     keys = draw(st.sets(st.sampled_from(["problemName", "timeStamps", "missing", "univariate",
                                          "dimensions", "equalLength", "seriesLength",
                                          "classLabel"])))
-    return cases, holes, labels, keys, draw(st.booleans())
+    if any(any(p) for p in pads):  # the written lengths then differ from the real ones
+        keys -= {"equalLength", "seriesLength"}
+    return cases, holes, labels, keys, draw(st.booleans()), pads
 
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_ragged_sets())
 def test_random_ragged_sets_round_trip_through_an_independent_writer(tmp_path, drawn):
-    cases, holes, labels, keys, upper = drawn
+    cases, holes, labels, keys, upper, pads = drawn
     written = [np.where(h, np.nan, c) for c, h in zip(cases, holes, strict=True)]
     path = tmp_path / "hyp.ts"
-    _reference_writer(path, written, labels, keys, upper)
+    _reference_writer(path, written, labels, keys, upper, pads)
     data = read_ts(path, missing="zero")
     assert data.lengths.tolist() == [c.shape[0] for c in cases]
     for c, h, got in zip(cases, holes, data.sequences, strict=True):
