@@ -1,4 +1,5 @@
-"""Datasets and file formats: archives, downloads, IDX, images, aclImdb, texts, series.
+"""Datasets and file formats: archives, downloads, IDX, images, aclImdb, texts, series,
+sequences (.ts, long CSV/Parquet, .npz), their standardisation and a synthetic generator.
 
 One module per format or dataset; this file only re-exports their public names
 (one ``from ... import name as name`` per line, so a new module adds lines, not edits).
@@ -19,6 +20,18 @@ from rnnlab.data.imdb import IMDB_URL as IMDB_URL
 from rnnlab.data.imdb import ImdbSplit as ImdbSplit
 from rnnlab.data.imdb import download_imdb as download_imdb
 from rnnlab.data.imdb import load_imdb as load_imdb
+from rnnlab.data.long import read_long as read_long
+from rnnlab.data.npz import read_npz as read_npz
+from rnnlab.data.npz import write_npz as write_npz
+from rnnlab.data.sequence_set import MISSING_POLICIES as MISSING_POLICIES
+from rnnlab.data.sequence_set import SequenceSet as SequenceSet
+from rnnlab.data.sequences import SEQUENCE_SUFFIXES as SEQUENCE_SUFFIXES
+from rnnlab.data.sequences import read_sequences as read_sequences
 from rnnlab.data.series import read_series as read_series
+from rnnlab.data.standardize import ChannelScaler as ChannelScaler
+from rnnlab.data.synthetic_sequences import make_sequences as make_sequences
 from rnnlab.data.texts import LabelledTexts as LabelledTexts
 from rnnlab.data.texts import read_texts as read_texts
+from rnnlab.data.ts import TsHeader as TsHeader
+from rnnlab.data.ts import read_ts as read_ts
+from rnnlab.data.ts import write_ts as write_ts
