@@ -98,7 +98,10 @@ def field_type(cls: type, field: dataclasses.Field) -> tuple[type, bool]:
     args = typing.get_args(hint)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         rest = [a for a in args if a is not type(None)]
-        return (rest[0] if len(rest) == 1 else str), type(None) in args
+        base = rest[0] if len(rest) == 1 else str
+        return (tuple if typing.get_origin(base) is tuple else base), type(None) in args
+    if typing.get_origin(hint) is tuple:
+        return tuple, False
     return (hint if isinstance(hint, type) else str), False
 
 

@@ -1,112 +1,163 @@
-"""Image classification, the notebook's way: read each image row by row with an RNN.
+"""Classification of sequences: built-in images read row by row, or your own sequence files.
 
-Wires a dataset (``mnist``, ``fashion-mnist``, the embedded ``digits``), a model
-(``rnn``/``lstm``/``gru`` :class:`SequenceClassifier`, or the ``bnmlp``), :func:`rnnlab.train.fit`
-and a run folder. Validation is the END of the training set (the last 5,000 images of
-MNIST-sized sets, else the last 10%); the test split is only read by ``evaluate``.
+``--dataset`` names a built-in image set (``digits``, embedded; ``mnist``;
+``fashion-mnist``), each image read as a sequence of rows, or a file of labelled
+variable-length, multichannel sequences (``.ts`` as sktime/aeon write it, a long CSV or
+Parquet table, ``.npz``). Lengths go through ``dynamic_rnn(..., sequence_length=...)``, so
+padding is never read, in training and in prediction.
 
     rnnlab train classify --dataset fashion-mnist --model rnn --units 100 --epochs 12 \\
         --batch-size 150 --lr 1e-3 --out runs/fmnist-rnn
-    rnnlab evaluate runs/fmnist-rnn --split test --json
+    rnnlab train classify --dataset Gestures_TRAIN.ts --test Gestures_TEST.ts --out runs/g
+    rnnlab evaluate runs/g --dataset Gestures_TEST.ts --json
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from rnnlab.config import option
-from rnnlab.errors import ConfigError, DataNotFoundError, ShapeError, choice_error
-from rnnlab.models.classifier import (
-    BNMLP,
-    BNMLPConfig,
-    ClassifierConfig,
-    SequenceClassifier,
-    config_dict,
-)
-from rnnlab.runs import RunDir, load_weights
+from rnnlab.data.sequence_set import MISSING_POLICIES
+from rnnlab.errors import ConfigError, DataNotFoundError, choice_error
+from rnnlab.models.classifier import ClassifierConfig, config_dict
+from rnnlab.runs import RunDir
 from rnnlab.tasks.base import Task, TrainResult, register, saved_config
-from rnnlab.tasks.scores import classification_report, prediction_rows
-from rnnlab.train import Callback, FitConfig, History, evaluate, fit
+from rnnlab.tasks.classify_data import (
+    SCALER,
+    Examples,
+    class_weights,
+    is_image_dataset,
+    load_images,
+    read_file,
+    to_examples,
+    validation_split,
+)
+from rnnlab.tasks.classify_model import (
+    EVALUATION,
+    ImagePredictor,
+    SequencePredictor,
+    build_model,
+    load_predictor,
+    score,
+)
+from rnnlab.tasks.scores import prediction_rows
+from rnnlab.train import Callback, FitConfig, History, accuracy, fit
 
-MODELS = ("rnn", "lstm", "gru", "bnmlp")
-IMAGE_DATASETS = ("digits", "mnist", "fashion-mnist")
+MODELS = ("auto", "rnn", "lstm", "gru", "bnmlp")
+POOLINGS = ("auto", "last", "mean", "max", "attention")
 SPLITS = ("train", "val", "test")
 
+__all__ = ["ClassifyConfig", "ClassifyData", "ClassifyModel", "ClassifyTask",
+           "ClassifyTaskConfig", "ImagePredictor", "SequencePredictor", "evaluate_run",
+           "load_images", "predict_files", "train_classify"]
+
 
 @dataclass(frozen=True)
-class ImageData:
-    """Which images to read and how much of the training split validates."""
+class ClassifyData:
+    """Which examples to read, how, and how many validate."""
 
-    dataset: str = option("digits", choices=IMAGE_DATASETS,
-                          help="digits is embedded and works offline")
+    dataset: str = option("digits", metavar="{digits,mnist,fashion-mnist,FILE}",
+                          help="a built-in image set (digits is embedded, offline) or a "
+                               "sequence file: .ts, long .csv/.parquet, .npz")
     data_dir: str | None = option(None, metavar="DIR",
-                                  help="folder holding the dataset's IDX files")
-    download: bool = option(False, help="download missing files (SHA-256 checked)")
-    val_size: int | None = option(None, metavar="N", auto="5000 for 20000+ images, else 10%",
-                                  help="validation images from the end of the training split")
+                                  help="images: folder holding the dataset's IDX files")
+    download: bool = option(False, help="images: download missing files (SHA-256 checked)")
+    val_size: int | None = option(None, metavar="N", auto="5000 for 20000+ examples, else 10%",
+                                  help="validation examples: the end of an image training "
+                                       "split, a stratified draw from a file")
+    test: str | None = option(None, metavar="FILE", help="a test file scored once at the "
+                              "end into evaluation.json, never used to choose anything")
+    id_column: str | None = option(None, help="long tables: the sequence id column "
+                                   "(default there: id)")
+    time_column: str | None = option(None, help="long tables: steps are sorted by it")
+    feature_columns: tuple[str, ...] = option((), metavar="A,B",
+                                              help="long tables: the channels "
+                                                   "(none: every other numeric column)")
+    label_column: str = option("label", help="long tables: the class column")
+    missing: str = option("error", choices=MISSING_POLICIES,
+                          help="a value missing inside a sequence: error, drop the step, "
+                               "interpolate, or zero")
 
     def __post_init__(self):
-        if self.dataset not in IMAGE_DATASETS:
-            raise choice_error("dataset", self.dataset, IMAGE_DATASETS)
+        object.__setattr__(self, "feature_columns", tuple(self.feature_columns))
         if self.val_size is not None and (isinstance(self.val_size, bool) or self.val_size < 1):
             raise ConfigError(f"val_size={self.val_size!r} must be a positive int or None")
+        if self.missing not in MISSING_POLICIES:
+            raise choice_error("missing", self.missing, MISSING_POLICIES)
+
+    @property
+    def images(self) -> bool:
+        return is_image_dataset(self.dataset)
 
 
 @dataclass(frozen=True)
-class ImageModel:
-    """The network: a recurrent classifier over rows, or the batch-norm MLP."""
+class ClassifyModel:
+    """The network: a recurrent classifier (with pooling and a front end) or the BN-MLP."""
 
-    model: str = option("rnn", choices=MODELS, help="the network")
+    model: str = option("auto", choices=MODELS, auto="rnn for images, gru for files",
+                        help="the network")
     units: int = option(100, help="units per layer and direction")
     layers: int = option(1, help="recurrent layers")
-    bidirectional: bool = option(False, help="read each image both ways")
+    bidirectional: bool = option(False, help="read each sequence both ways")
     dropout: float = option(0.0, help="dropout between layers and before the classifier")
     init: str = option("auto", choices=("auto", "keras", "torch", "irnn"),
                        auto="irnn for rnn, keras for lstm/gru", help="initial weights")
     activation: str = option("auto", choices=("auto", "tanh", "relu"),
                              auto="relu with irnn, else tanh", help="rnn activation")
+    pooling: str = option("auto", choices=POOLINGS, auto="last for images, mean for files",
+                          help="how the outputs over valid steps become one vector")
+    conv_channels: int = option(0, help="channels of a convolution over time before the "
+                                "recurrent layers (0: none)")
+    conv_kernel: int = option(3, help="the convolution's width in steps")
+    class_weight: str = option("none", choices=("none", "balanced"),
+                               help="weigh the loss by inverse class frequency")
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise choice_error("model", self.model, MODELS)
+        for name, allowed in (("model", MODELS), ("pooling", POOLINGS)):
+            if getattr(self, name) not in allowed:
+                raise choice_error(name, getattr(self, name), allowed)
 
-    def resolved(self) -> tuple[str, str]:
-        """``(init, activation)`` with "auto" replaced by the best measured start."""
-        init = self.init if self.init != "auto" else ("irnn" if self.model == "rnn" else "keras")
+    def resolved(self, images: bool = True) -> ClassifyModel:
+        """The model with every "auto" replaced by the best measured choice."""
+        model = self.model if self.model != "auto" else ("rnn" if images else "gru")
+        init = self.init if self.init != "auto" else ("irnn" if model == "rnn" else "keras")
         act = self.activation if self.activation != "auto" else (
             "relu" if init == "irnn" else "tanh")
-        return init, act
+        pooling = self.pooling if self.pooling != "auto" else ("last" if images else "mean")
+        return replace(self, model=model, init=init, activation=act, pooling=pooling)
 
 
-def _fit_defaults() -> FitConfig:
+def _image_fit() -> FitConfig:
     return FitConfig(epochs=12, batch_size=150, lr=1e-3, seed=42)
+
+
+# Chosen on validation splits of generated and UEA sets: BENCHMARKS.md, bench/sequences.py.
+SEQUENCE_FIT = FitConfig(epochs=60, batch_size=32, lr=3e-3, seed=42, patience=15,
+                         clip_grad_norm=1.0, schedule="cosine")
+SEQUENCE_MODEL = {"units": 64, "bidirectional": True}
 
 
 @dataclass(frozen=True)
 class ClassifyTaskConfig:
-    """A classify run: the images, the network and how to train it."""
+    """A classify run: the examples, the network and how to train it."""
 
-    data: ImageData = field(default_factory=ImageData)
-    model: ImageModel = field(default_factory=ImageModel)
-    fit: FitConfig = field(default_factory=_fit_defaults)
+    data: ClassifyData = field(default_factory=ClassifyData)
+    model: ClassifyModel = field(default_factory=ClassifyModel)
+    fit: FitConfig = field(default_factory=_image_fit)
 
 
 @dataclass(frozen=True)
 class ClassifyConfig:
-    """The data and model of a classify run in one flat object (``train_classify``'s).
+    """The data and model of an image classify run in one flat object (``train_classify``'s).
 
-    Attributes:
-        dataset, data_dir, download, val_size: see :class:`ImageData`.
-        model, units, layers, bidirectional, dropout: see :class:`ImageModel`.
-        init, activation: "auto" is resolved here to the best measured start: an IRNN
-            (relu, identity recurrent matrix) for "rnn", Keras' initialisation (tanh) else.
+    ``init`` and ``activation`` "auto" resolve here to the best measured start: an IRNN
+    (relu, identity recurrent matrix) for "rnn", Keras' initialisation (tanh) else.
     """
 
     dataset: str = "digits"
@@ -122,197 +173,212 @@ class ClassifyConfig:
     val_size: int | None = None
 
     def __post_init__(self):
-        init, act = ImageModel(self.model, init=self.init, activation=self.activation).resolved()
-        object.__setattr__(self, "init", init)
-        object.__setattr__(self, "activation", act)
-        ImageData(self.dataset, self.data_dir, self.download, self.val_size)
+        resolved = ClassifyModel(self.model, init=self.init,
+                                 activation=self.activation).resolved()
+        object.__setattr__(self, "init", resolved.init)
+        object.__setattr__(self, "activation", resolved.activation)
+        ClassifyData(self.dataset, self.data_dir, self.download, self.val_size)
 
     def task_config(self, fit_config: FitConfig) -> ClassifyTaskConfig:
         """The composed config of the same run."""
         return ClassifyTaskConfig(
-            data=ImageData(self.dataset, self.data_dir, self.download, self.val_size),
-            model=ImageModel(self.model, self.units, self.layers, self.bidirectional,
-                             self.dropout, self.init, self.activation),
+            data=ClassifyData(self.dataset, self.data_dir, self.download, self.val_size),
+            model=ClassifyModel(self.model, self.units, self.layers, self.bidirectional,
+                                self.dropout, self.init, self.activation),
             fit=fit_config)
 
 
-def load_images(dataset: str, split: str, data_dir=None, download=False):
-    """Images as float32 (N, H, W) in [0, 1] and labels int64 (N,), plus the class names."""
-    from rnnlab.data.images import DATASETS, load_image_dataset
-
-    images, labels = load_image_dataset(dataset, split, data_dir=data_dir, download=download)
-    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)
-    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    return x, y, list(DATASETS[dataset].classes)
-
-
-def build_model(model: dict) -> nn.Module:
-    """Rebuild a model from its ``config.json`` entry ``{"kind": ..., "config": {...}}``."""
-    if model["kind"] == "bnmlp":
-        return BNMLP(BNMLPConfig(**model["config"]))
-    return SequenceClassifier(ClassifierConfig(**model["config"]))
-
-
-def model_entry(config: ImageModel | ClassifyConfig, height: int, width: int,
-                num_classes: int) -> dict:
-    """The ``config.json`` entry describing the model for images of height x width."""
-    if config.model == "bnmlp":
-        cfg = BNMLPConfig(in_features=height * width, num_classes=num_classes)
-    else:
-        init, activation = ImageModel(config.model, init=config.init,
-                                      activation=config.activation).resolved()
-        cfg = ClassifierConfig(input_size=width, num_classes=num_classes, cell=config.model,
-                               num_units=config.units, num_layers=config.layers,
-                               bidirectional=config.bidirectional, dropout=config.dropout,
-                               init=init, activation=activation)
-    return {"kind": config.model, "config": config_dict(cfg)}
-
-
-def _val_size(data: ImageData, n: int) -> int:
-    val_size = data.val_size or (5000 if n >= 20000 else max(1, n // 10))
-    if val_size >= n:
-        raise ConfigError(f"val_size={val_size} leaves no training images out of {n}")
-    return val_size
-
-
-@dataclass(frozen=True)
-class ImagePredictor:
-    """A trained classifier with its preprocessing: what ``rnnlab.load_run`` returns.
-
-    Attributes:
-        model: the network, in eval mode.
-        height, width: the image shape it reads.
-        classes: class names, by index.
-    """
-
-    model: nn.Module
-    height: int
-    width: int
-    classes: tuple[str, ...]
-
-    def predict_proba(self, images) -> np.ndarray:
-        """Class probabilities (N, C) for uint8 images (N, height, width), 0-255."""
-        return self.proba(torch.as_tensor(np.asarray(images)).float().div(255.0))
-
-    @torch.no_grad()
-    def proba(self, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
-        """Class probabilities (N, C) for float images (N, height, width) in [0, 1]."""
-        if x.dim() == 2:
-            x = x[None]
-        if tuple(x.shape[1:]) != (self.height, self.width):
-            raise ShapeError(f"the model reads {self.height}x{self.width} images; got "
-                             f"{tuple(x.shape[1:])}")
-        device = next(self.model.parameters()).device
-        chunks = [torch.softmax(self.model(x[i:i + batch_size].to(device)), dim=-1).cpu()
-                  for i in range(0, len(x), batch_size)]
-        return torch.cat(chunks).numpy() if chunks else np.zeros((0, len(self.classes)))
-
-    def predict(self, images) -> tuple[np.ndarray, np.ndarray]:
-        """``(classes (N,), probability of that class (N,))`` for uint8 images."""
-        proba = self.predict_proba(images)
-        best = proba.argmax(axis=1)
-        return best, proba[np.arange(len(best)), best]
+def model_entry(model: ClassifyModel, examples: Examples) -> dict:
+    """The ``config.json`` entry that rebuilds the network for these examples."""
+    _, steps, features = examples.x.shape
+    if model.model == "bnmlp":
+        if examples.lengths is not None:
+            raise ConfigError("model='bnmlp' reads fixed-size images; sequence files take "
+                              "rnn, lstm or gru")
+        return {"kind": "bnmlp", "config": {"in_features": steps * features,
+                                            "num_classes": len(examples.labels)}}
+    cfg = ClassifierConfig(input_size=features, num_classes=len(examples.labels),
+                           cell=model.model, num_units=model.units, num_layers=model.layers,
+                           bidirectional=model.bidirectional, dropout=model.dropout,
+                           init=model.init, activation=model.activation,
+                           pooling=model.pooling, conv_channels=model.conv_channels,
+                           conv_kernel=model.conv_kernel)
+    return {"kind": model.model, "config": config_dict(cfg)}
 
 
 @register
 class ClassifyTask(Task):
-    """Images read row by row (MNIST, Fashion-MNIST, the embedded digits)."""
+    """Sequences (built-in images row by row, or a user's files) into classes."""
 
     name = "classify"
-    help = "classify images read row by row (MNIST, Fashion-MNIST, digits)"
-    description = "Read each image as a sequence of rows and classify it."
+    help = "classify sequences: images read row by row, or your own .ts/.csv/.npz files"
+    description = ("Classify sequences with a recurrent network that reads only their valid "
+                   "steps: a built-in image set (each image a sequence of rows) or your own "
+                   "labelled sequences of any lengths and channels.")
     config_type = ClassifyTaskConfig
+    artefacts = (SCALER, EVALUATION)
+
+    def default_config(self, overrides=None) -> ClassifyTaskConfig:
+        dataset = ((overrides or {}).get("data") or {}).get("dataset", "digits")
+        if is_image_dataset(dataset):
+            return ClassifyTaskConfig()
+        return ClassifyTaskConfig(model=ClassifyModel(**SEQUENCE_MODEL), fit=SEQUENCE_FIT)
 
     def train(self, config: ClassifyTaskConfig, run: RunDir, *, resume: bool = False,
               callbacks: Iterable[Callback] = ()) -> TrainResult:
-        data = config.data
-        x, y, classes = load_images(data.dataset, "train", data.data_dir, data.download)
-        n, height, width = x.shape
-        val_size = _val_size(data, n)
-        torch.manual_seed(config.fit.seed)  # the model's initial weights repeat with the seed
-        entry = model_entry(config.model, height, width, len(classes))
+        from rnnlab.distributed import is_main_process
+
+        data, model_cfg = config.data, config.model.resolved(config.data.images)
+        examples, scaler, train_idx, val_idx = _training_examples(data, run if resume else None)
+        torch.manual_seed(config.fit.seed)  # the initial weights repeat with the seed
+        entry = model_entry(model_cfg, examples)
         model = build_model(entry)
-        facts = {**asdict(data), "height": height, "width": width, "classes": classes,
-                 "train_size": n - val_size, "val_size": val_size}
-        history = fit(model, (x[:-val_size], y[:-val_size]), loss_fn=nn.functional.cross_entropy,
-                      config=config.fit, val_data=(x[-val_size:], y[-val_size:]),
-                      metrics={"accuracy": _accuracy}, callbacks=callbacks, run_dir=run.path,
+        weight = (class_weights(examples.y[train_idx], len(examples.labels))
+                  if model_cfg.class_weight == "balanced" else None)
+        facts = {**asdict(data), "classes": list(examples.labels),
+                 "height": examples.x.shape[1], "width": examples.x.shape[2],
+                 "train_size": len(train_idx), "val_size": len(val_idx),
+                 "kind": "images" if data.images else "sequences",
+                 "feature_names": list(examples.features),
+                 "class_weights": None if weight is None else weight.tolist()}
+        if scaler is not None and is_main_process() and not resume:
+            run.create()
+            scaler.save(run.file(SCALER))
+        train, val = examples.take(train_idx), examples.take(val_idx)
+        history = fit(model, (train.inputs(), train.y), loss_fn=_loss(weight),
+                      config=config.fit, val_data=(val.inputs(), val.y),
+                      metrics={"accuracy": accuracy}, callbacks=callbacks, run_dir=run.path,
                       resume=resume, overwrite=True,
                       run_config=saved_config(self, config, data=facts, model=entry))
+        if data.test and is_main_process():
+            run.save_json(EVALUATION, self.evaluate(run, data={"dataset": data.test}))
         return TrainResult(model, history)
 
-    def load(self, run: RunDir, *, device: Any = "cpu", weights: str = "best") -> ImagePredictor:
-        config = run.load_config()
-        model = build_model(config["model"])
-        load_weights(run, model, which=weights, device=device)
-        data = config["data"]
-        return ImagePredictor(model, data["height"], data["width"], tuple(data["classes"]))
+    def load(self, run: RunDir, *, device: Any = "cpu", weights: str = "best"):
+        return load_predictor(run, device=device, weights=weights)
 
     def evaluate(self, run: RunDir, *, data: Mapping[str, Any] | None = None,
                  split: str | None = None, weights: str = "best", device: Any = "cpu") -> dict:
         saved = run.load_config()["data"]
-        dataset = (data or {}).get("dataset", saved["dataset"])
-        data_dir = (data or {}).get("data_dir", saved.get("data_dir"))
-        split = split or "test"
-        if split not in SPLITS:
-            raise choice_error("split", split, SPLITS)
+        settings = _data_settings(saved, data or {})
         predictor = self.load(run, device=device, weights=weights)
-        x, y, _ = load_images(dataset, "test" if split == "test" else "train", data_dir,
-                              (data or {}).get("download", False))
-        if split != "test" and dataset == saved["dataset"]:
-            cut = saved["train_size"]
-            x, y = (x[:cut], y[:cut]) if split == "train" else (x[cut:], y[cut:])
-        if tuple(x.shape[1:]) != (predictor.height, predictor.width):
-            raise ShapeError(f"{dataset} images are {tuple(x.shape[1:])}; the run was trained "
-                             f"on {predictor.height}x{predictor.width}")
-        return _scores(predictor, x, y, device) | {"dataset": dataset, "split": split,
-                                                   "weights": weights}
+        if split is not None and split not in SPLITS:
+            raise choice_error("split", split, SPLITS)
+        examples, split = _evaluation_examples(settings, saved, predictor, split,
+                                               given="dataset" in (data or {}))
+        return score(predictor, examples, device) | {
+            "dataset": settings.dataset, "split": split, "weights": weights}
 
     def predict(self, run: RunDir, *, inputs: Mapping[str, Any], device: Any = "cpu",
                 weights: str = "best") -> list[dict]:
-        from rnnlab.data.idx import read_idx
-        from rnnlab.data.images import images_from_png
-
-        files = [Path(f) for f in inputs.get("files") or ()]
-        if not files:
-            raise ConfigError("give at least one IDX or PNG file to predict")
-        for path in files:
-            if not path.is_file():
-                raise DataNotFoundError(f"{path} does not exist (give IDX or PNG image files)")
         predictor = self.load(run, device=device, weights=weights)
-        rows = []
-        for path in files:
-            if path.suffix.lower() == ".png":
-                images = images_from_png([path], (predictor.height, predictor.width))
-            else:
-                images = read_idx(path)
-            keys = [{"file": str(path), "index": i} for i in range(len(images))]
-            rows += prediction_rows(predictor.predict_proba(images), predictor.classes, keys)
-        return rows
+        if isinstance(predictor, SequencePredictor):
+            return _predict_sequences(run, predictor, inputs)
+        return _predict_images(predictor, inputs)
 
     def migrate(self, saved: dict) -> dict:
         data, fit_config = saved["data"], dict(saved["fit"])
         if fit_config.get("val_split"):  # 0.1.0 passed val_size through a fraction
             fit_config["val_split"] = 0.0
-        return {"data": {k: data.get(k, v) for k, v in asdict(ImageData()).items()},
-                "model": {k: data.get(k, v) for k, v in asdict(ImageModel()).items()},
+        return {"data": {k: data.get(k, v) for k, v in asdict(ClassifyData()).items()},
+                "model": {k: data.get(k, v) for k, v in asdict(ClassifyModel()).items()},
                 "fit": fit_config}
 
 
-def _accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
-    from rnnlab.train import accuracy
+def _loss(weight: torch.Tensor | None):
+    if weight is None:
+        return nn.functional.cross_entropy
 
-    return accuracy(outputs, targets)
+    def weighted(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(outputs, targets, weight=weight.to(outputs.device))
+
+    return weighted
 
 
-def _scores(predictor: ImagePredictor, x: torch.Tensor, y: torch.Tensor, device) -> dict:
-    from rnnlab.runtime import resolve_device
+def _training_examples(data: ClassifyData, resumed: RunDir | None):
+    """``(examples, scaler or None, train indices, val indices)`` for a training run."""
+    if data.images:
+        examples = load_images(data.dataset, "train", data.data_dir, data.download)
+        train_idx, val_idx = validation_split(examples.y.numpy(), data.val_size, ordered=True)
+        return examples, None, train_idx, val_idx
+    from rnnlab.data.standardize import ChannelScaler
 
-    scores = evaluate(predictor.model, (x, y), loss_fn=nn.functional.cross_entropy,
-                      metrics={"accuracy": _accuracy}, device=resolve_device(device))
-    proba = predictor.proba(x)
-    report = classification_report(y.numpy(), proba.argmax(1), predictor.classes)
-    return {**report, "loss": scores["loss"], "accuracy": scores["accuracy"]}
+    sequences = read_file(data.dataset, data)
+    train_idx, val_idx = validation_split(sequences.y, data.val_size, ordered=False)
+    if resumed is not None:  # the run's own scaler, never refitted
+        scaler = ChannelScaler.load(resumed.file(SCALER))
+    else:
+        scaler = ChannelScaler.fit(sequences.subset(train_idx))
+    return to_examples(sequences, scaler), scaler, train_idx, val_idx
+
+
+def _data_settings(saved: Mapping[str, Any], typed: Mapping[str, Any]) -> ClassifyData:
+    known = {k: saved.get(k, v) for k, v in asdict(ClassifyData()).items()}
+    return ClassifyData(**{**known, **typed})
+
+
+def _evaluation_examples(settings: ClassifyData, saved, predictor, split, *, given: bool):
+    """The examples to score and the split's name."""
+    if settings.images:
+        split = split or "test"
+        examples = load_images(settings.dataset, "test" if split == "test" else "train",
+                               settings.data_dir, settings.download)
+        if split != "test" and settings.dataset == saved["dataset"]:
+            train_idx, val_idx = validation_split(examples.y.numpy(), saved["val_size"],
+                                                  ordered=True)
+            examples = examples.take(train_idx if split == "train" else val_idx)
+        return examples, split
+    if given:  # a file named on the command line is scored whole
+        return predictor.examples(read_file(settings.dataset, settings,
+                                            labels=predictor.classes)), "file"
+    split = split or ("test" if saved.get("test") else "val")
+    if split == "test":
+        if not saved.get("test"):
+            raise ConfigError("this run was trained without test=FILE; give dataset=FILE to "
+                              "score a file, or split='val'")
+        return predictor.examples(read_file(saved["test"], settings,
+                                            labels=predictor.classes)), split
+    sequences = read_file(saved["dataset"], settings, labels=predictor.classes)
+    train_idx, val_idx = validation_split(sequences.y, saved["val_size"], ordered=False)
+    return predictor.examples(sequences.subset(train_idx if split == "train" else val_idx)), split
+
+
+def _predict_sequences(run: RunDir, predictor: SequencePredictor, inputs) -> list[dict]:
+    saved = run.load_config()["data"]
+    paths = [*(inputs.get("files") or ()), *([inputs["data"]["dataset"]]
+                                              if (inputs.get("data") or {}).get("dataset")
+                                              else [])]
+    if not paths:
+        raise ConfigError("give a sequence file to predict (dataset=FILE)")
+    rows = []
+    for path in paths:
+        settings = _data_settings(saved, {"dataset": str(path)})
+        sequences = read_file(str(path), settings, labels=predictor.classes, labelled=False)
+        examples = predictor.examples(sequences)
+        keys = [{"file": str(path), "id": i} for i in examples.ids]
+        rows += prediction_rows(predictor.proba(examples), predictor.classes, keys)
+    return rows
+
+
+def _predict_images(predictor: ImagePredictor, inputs) -> list[dict]:
+    from rnnlab.data.idx import read_idx
+    from rnnlab.data.images import images_from_png
+
+    files = [Path(f) for f in inputs.get("files") or ()]
+    if not files:
+        raise ConfigError("give at least one IDX or PNG file to predict")
+    for path in files:
+        if not path.is_file():
+            raise DataNotFoundError(f"{path} does not exist (give IDX or PNG image files)")
+    rows = []
+    for path in files:
+        if path.suffix.lower() == ".png":
+            images = images_from_png([path], (predictor.height, predictor.width))
+        else:
+            images = read_idx(path)
+        keys = [{"file": str(path), "index": i} for i in range(len(images))]
+        rows += prediction_rows(predictor.predict_proba(images), predictor.classes, keys)
+    return rows
 
 
 def train_classify(config: ClassifyConfig, fit_config: FitConfig, *, run_dir: str | Path,
@@ -342,3 +408,4 @@ def evaluate_run(run_dir: str | Path, *, dataset: str | None = None, split: str 
 def predict_files(run_dir: str | Path, *, files=(), device="cpu") -> list[dict]:
     """Predict the class of every image in IDX files or PNG files, one row per image."""
     return ClassifyTask().predict(RunDir(run_dir), inputs={"files": files}, device=device)
+

@@ -1,0 +1,146 @@
+"""A trained classify run ready to predict: the network with its preprocessing.
+
+``load_predictor(run)`` gives an :class:`ImagePredictor` (uint8 images in, like the
+training images) or a :class:`SequencePredictor` (a file's sequences in, standardised with
+the run's ``scaler.json``, read only up to each length). ``score`` is what ``evaluate``
+reports for either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnlab.errors import ShapeError
+from rnnlab.models.classifier import BNMLP, BNMLPConfig, ClassifierConfig, SequenceClassifier
+from rnnlab.runs import RunDir, load_weights
+from rnnlab.tasks.classify_data import SCALER, Examples, to_examples
+from rnnlab.tasks.scores import classification_report
+from rnnlab.train import evaluate
+
+EVALUATION = "evaluation.json"
+BATCH = 512
+
+
+def build_model(model: dict) -> nn.Module:
+    """Rebuild a model from its ``config.json`` entry ``{"kind": ..., "config": {...}}``."""
+    if model["kind"] == "bnmlp":
+        return BNMLP(BNMLPConfig(**model["config"]))
+    return SequenceClassifier(ClassifierConfig(**model["config"]))
+
+
+@torch.no_grad()
+def _proba(model: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None) -> np.ndarray:
+    device = next(model.parameters()).device
+    chunks = []
+    for i in range(0, len(x), BATCH):
+        if lengths is None:
+            logits = model(x[i:i + BATCH].to(device))
+        else:
+            part = lengths[i:i + BATCH]
+            steps = max(int(part.max()), 1)  # columns past every length are never read
+            logits = model(x[i:i + BATCH, :steps].to(device), part.to(device))
+        chunks.append(torch.softmax(logits, dim=-1).cpu())
+    return torch.cat(chunks).numpy() if chunks else np.zeros((0, 0), np.float32)
+
+
+@dataclass(frozen=True)
+class ImagePredictor:
+    """A trained image classifier: what ``rnnlab.load_run`` returns for image runs.
+
+    Attributes:
+        model: the network, in eval mode.
+        height, width: the image shape it reads.
+        classes: class names, by index.
+    """
+
+    model: nn.Module
+    height: int
+    width: int
+    classes: tuple[str, ...]
+
+    def predict_proba(self, images) -> np.ndarray:
+        """Class probabilities (N, C) for uint8 images (N, height, width), 0-255."""
+        x = torch.as_tensor(np.asarray(images)).float().div(255.0)
+        return self.proba(Examples(x[None] if x.dim() == 2 else x, None,
+                                   torch.zeros(len(x), dtype=torch.long), self.classes, ()))
+
+    def proba(self, examples: Examples) -> np.ndarray:
+        """Class probabilities (N, C) of examples read like the training images."""
+        if tuple(examples.x.shape[1:]) != (self.height, self.width):
+            raise ShapeError(f"the model reads {self.height}x{self.width} images; got "
+                             f"{tuple(examples.x.shape[1:])}")
+        return _proba(self.model, examples.x, None)
+
+    def predict(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """``(classes (N,), probability of that class (N,))`` for uint8 images."""
+        proba = self.predict_proba(images)
+        best = proba.argmax(axis=1)
+        return best, proba[np.arange(len(best)), best]
+
+
+@dataclass(frozen=True)
+class SequencePredictor:
+    """A trained sequence classifier with its channel scaler and label names.
+
+    Attributes:
+        model: the network, in eval mode.
+        scaler: the per-channel standardisation fitted on the training part.
+        classes: the user's label strings, by class id.
+        feature_names: the channels it reads, in order.
+    """
+
+    model: nn.Module
+    scaler: Any
+    classes: tuple[str, ...]
+    feature_names: tuple[str, ...]
+
+    def examples(self, sequences) -> Examples:
+        """A ``SequenceSet`` standardised and padded as in training."""
+        if sequences.num_features != len(self.feature_names):
+            raise ShapeError(f"the model reads {len(self.feature_names)} channels "
+                             f"({', '.join(self.feature_names)}); the file has "
+                             f"{sequences.num_features}")
+        return to_examples(sequences, self.scaler)
+
+    def proba(self, examples: Examples) -> np.ndarray:
+        """Class probabilities (N, C); each example is read only up to its length."""
+        return _proba(self.model, examples.x, examples.lengths)
+
+    def predict_proba(self, sequences) -> np.ndarray:
+        """Class probabilities (N, C) for a ``SequenceSet`` in the file's own units."""
+        return self.proba(self.examples(sequences))
+
+
+def load_predictor(run: RunDir, *, device: Any = "cpu", weights: str = "best"):
+    """The run's predictor with its ``weights`` ("best" or "last") on ``device``."""
+    config = run.load_config()
+    model = build_model(config["model"])
+    load_weights(run, model, which=weights, device=device)
+    data = config["data"]
+    if data.get("kind", "images") == "images":
+        return ImagePredictor(model, data["height"], data["width"], tuple(data["classes"]))
+    from rnnlab.data.standardize import ChannelScaler
+
+    scaler = ChannelScaler.load(run.file(SCALER))
+    return SequencePredictor(model, scaler, tuple(data["classes"]),
+                             tuple(data.get("feature_names") or scaler_names(scaler)))
+
+
+def scaler_names(scaler) -> tuple[str, ...]:
+    return tuple(f"channel_{i}" for i in range(scaler.num_features))
+
+
+def score(predictor, examples: Examples, device) -> dict:
+    """Loss, accuracy, per-class scores and the confusion matrix on labelled examples."""
+    from rnnlab.runtime import resolve_device
+
+    scores = evaluate(predictor.model, (examples.inputs(), examples.y),
+                      loss_fn=nn.functional.cross_entropy, device=resolve_device(device))
+    proba = predictor.proba(examples)
+    report = classification_report(examples.y.numpy(), proba.argmax(1), predictor.classes)
+    return {**report, "loss": scores["loss"]}
