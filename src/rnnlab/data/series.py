@@ -201,12 +201,16 @@ class Series:
         times: (N,) float64 times (numbers as read; dates as POSIX seconds) or None.
         id: the value of the id column for this series, or None for a single series.
         rows: (N,) the 1-based data row each value came from (the header is not a row).
+        column: the name of the value column.
+        dates: whether ``times`` came from dates (POSIX seconds) rather than numbers.
     """
 
     values: np.ndarray
     times: np.ndarray | None
     id: str | None
     rows: np.ndarray
+    column: str | None = None
+    dates: bool = False
 
     @property
     def name(self) -> str:
@@ -318,6 +322,54 @@ def _parse_time(cell: object, column: str, where: str) -> float:
     return _parse_time(stamp, column, where)
 
 
+def _is_number(cell: object) -> bool:
+    """Whether a cell reads as a number or as a missing value (not as text or a date)."""
+    if cell is None or isinstance(cell, (int, float, np.integer, np.floating)):
+        return not isinstance(cell, bool)
+    text = str(cell).strip()
+    if text.lower() in _MISSING_TOKENS:
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _value_column(header: list[str], rows: list[list[object]], skip: set[int],
+                  path: Path) -> str:
+    """The one numeric column outside ``skip`` (time and id columns), for ``column=None``."""
+    numeric = [h for i, h in enumerate(header) if i not in skip
+               and any(not _is_missing(r[i]) for r in rows) and all(_is_number(r[i]) for r in rows)]
+    if len(numeric) == 1:
+        return numeric[0]
+    listed = ", ".join(repr(h) for h in (numeric or header))
+    if numeric:
+        raise ConfigError(f"column=None: {path} has {len(numeric)} numeric columns ({listed}); "
+                          "name the value column")
+    raise ConfigError(f"column=None: {path} has no numeric column besides the time and id "
+                      f"columns (columns: {listed}); name the value column")
+
+
+def _is_missing(cell: object) -> bool:
+    if cell is None:
+        return True
+    if isinstance(cell, float) and math.isnan(cell):
+        return True
+    return str(cell).strip().lower() in _MISSING_TOKENS
+
+
+def _is_date(cell: object) -> bool:
+    """Whether a (valid) time cell is a date rather than a number."""
+    if isinstance(cell, datetime) or hasattr(cell, "to_pydatetime"):
+        return True
+    try:
+        float(str(cell).strip())
+    except ValueError:
+        return True
+    return False
+
+
 def _column_index(header: list[str], name: str, role: str, path: Path) -> int:
     if name not in header:
         available = ", ".join(repr(h) for h in header)
@@ -327,7 +379,7 @@ def _column_index(header: list[str], name: str, role: str, path: Path) -> int:
 
 def read_series(
     path: str | os.PathLike,
-    column: str,
+    column: str | None = None,
     *,
     time_column: str | None = None,
     id_column: str | None = None,
@@ -339,7 +391,8 @@ def read_series(
     Args:
         path: the file; ``.parquet``/``.pq`` needs pyarrow or pandas, anything else is CSV
             with a header line.
-        column: the column of values.
+        column: the column of values; None: the file's only numeric column besides the
+            time and id columns (a ConfigError lists them when there are several).
         time_column: an optional column of times (numbers or ISO dates); within each series
             they must increase strictly, in file order.
         id_column: an optional column naming the series each row belongs to; series come out
@@ -367,11 +420,17 @@ def read_series(
     if not path.is_file():
         raise DataNotFoundError(f"no series file at {path}")
     header, rows, lines = _read_columns(path, delimiter)
-    vi = _column_index(header, column, "column", path)
     ti = None if time_column is None else _column_index(header, time_column, "time column", path)
     ii = None if id_column is None else _column_index(header, id_column, "id column", path)
+    if column is not None:
+        vi = _column_index(header, column, "column", path)
     if not rows:
         raise DataError(f"{path}: no data rows after the header")
+    if column is None:
+        column = _value_column(header, rows, {ti, ii} - {None}, path)
+        vi = header.index(column)
+        log.info("%s: the value column is %r (the only numeric one)", path, column)
+    dates = ti is not None and _is_date(rows[0][ti])
 
     groups: dict[str | None, list[tuple[int, int, float, float]]] = {}
     for r, (row, line) in enumerate(zip(rows, lines, strict=True), start=1):
@@ -408,7 +467,8 @@ def read_series(
                 )
             values, times, r_idx = _fill_missing(values, times, r_idx, missing)
             log.info("%s%s: %s %d missing values", path, label, missing, int(nan.sum()))
-        out.append(Series(values=values, times=times, id=key, rows=r_idx))
+        out.append(Series(values=values, times=times, id=key, rows=r_idx, column=column,
+                          dates=dates))
     return out
 
 
@@ -556,6 +616,7 @@ def prepare_series(
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
     scale: bool = True,
+    scaler: StandardScaler | None = None,
 ) -> SeriesDataset:
     """Split each series chronologically, fit the scaler on train, and cut windows.
 
@@ -571,6 +632,7 @@ def prepare_series(
         window: input steps W (>= 1). horizon: values to predict after them, H (>= 1).
         val_fraction, test_fraction: shares of each series' rows, in [0, 1), summing < 1.
         scale: fit a ``StandardScaler`` on the pooled training values (else identity).
+        scaler: use this scaler instead of fitting one (a trained run's ``scaler.json``).
 
     Returns:
         A ``SeriesDataset``; its windows hold scaled values.
@@ -611,9 +673,9 @@ def prepare_series(
                 s.values[n_train + n_val :],
             )
         )
-    scaler = (
-        StandardScaler.fit(np.concatenate([p[1] for p in parts])) if scale else StandardScaler()
-    )
+    if scaler is None:
+        scaler = (StandardScaler.fit(np.concatenate([p[1] for p in parts])) if scale
+                  else StandardScaler())
     split = tuple(
         SplitSeries(
             id=i, train=scaler.transform(a), val=scaler.transform(b), test=scaler.transform(c)
