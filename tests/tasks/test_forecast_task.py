@@ -87,6 +87,7 @@ def test_the_flat_constructor_builds_the_resolved_composed_config():
     assert (cfg.data.iterations, cfg.fit.epochs, cfg.fit.lr, cfg.fit.seed) == (15, 1, 3e-3, 5)
     assert (cfg.fit.shuffle, cfg.fit.checkpoint_unit, cfg.data.window_norm) == (
         False, "step", "none")
+    assert (cfg.units, cfg.window, cfg.lr, cfg.sampler) == (8, 20, 3e-3, "uniform")  # 0.1.0's
     file_cfg = ForecastConfig(series="s.csv", column="v")
     assert (file_cfg.fit.epochs, file_cfg.fit.shuffle, file_cfg.data.iterations) == (
         20, True, None)

@@ -230,6 +230,14 @@ class ForecastTaskConfig:
         return dataclasses.replace(self, data=self.data.resolved(),
                                    fit=self.fit.resolved(self.is_synthetic))
 
+    def __getattr__(self, name: str) -> Any:
+        # 0.1.0's flat names read through to the parts (cfg.window, cfg.units, cfg.lr);
+        # ``model`` is the model part now (0.1.0's cell name is ``cfg.model.cell``).
+        where = _FLAT_PATH.get(name)
+        if where is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(object.__getattribute__(self, where[0]), where[1])
+
     def model_config(self) -> ForecasterConfig:
         """The ``Forecaster``'s architecture for this config's horizon."""
         return self.model.forecaster(self.data.horizon)
@@ -248,6 +256,9 @@ _FLAT_MODEL = {"model": "cell", "units": "num_units", "layers": "num_layers",
 _FLAT_FIT = ("epochs", "batch_size", "lr", "clip_grad_norm", "schedule", "patience", "seed",
              "device", "max_steps")
 FLAT_FIELDS = (*_FLAT_DATA, *_FLAT_MODEL, *_FLAT_FIT)
+_FLAT_PATH = {**{k: ("data", k) for k in _FLAT_DATA},
+              **{k: ("model", v) for k, v in _FLAT_MODEL.items() if k != "model"},
+              **{k: ("fit", k) for k in _FLAT_FIT}}
 
 
 def from_flat(flat: dict[str, Any], *, where: str = "forecast settings") -> ForecastTaskConfig:
