@@ -391,9 +391,11 @@ def _print_forecast(scores: dict) -> None:
         std = scores.get("scaler", {}).get("std", 1.0)
         scaled = (f", of scaled values (multiply them by std^2 = {std * std:.5g} to compare)"
                   if std != 1.0 else "")
+        n = scores.get("next_step_windows", scores["windows"])
         print(f"  next-step mse={scores['next_step_mse']:.5f}: one step ahead at every "
-              f"position of these windows; training's loss and val_loss are the same error "
-              f"on the training and validation windows{scaled}")
+              f"position of the run's {n} windows (window + horizon values, whatever "
+              f"--steps); training's loss and val_loss are the same error on the training "
+              f"and validation windows{scaled}")
     for name, base in scores.get("baselines", {}).items():
         print(f"  baseline {name}: mse={base['mse']:.5f} mae={base['mae']:.5f}")
     if not scores.get("beats_persistence", True):

@@ -50,7 +50,8 @@ def evaluate_loaded(loaded: LoadedForecast, *, steps: int | None = None,
         split: "test" (the held-out windows), "val" or "train".
 
     Returns:
-        ``({"mse", "mae", "steps", "windows", "split", "next_step_mse", "baselines":
+        ``({"mse", "mae", "steps", "windows", "split", "next_step_mse",
+        "next_step_windows" (the run's own windows of window + horizon values), "baselines":
         {name: {"mse", "mae"}}, "beats": {name: bool}, "beats_persistence": bool,
         "scaler": {...}}, the data scored)``.
     """
@@ -79,6 +80,7 @@ def evaluate_loaded(loaded: LoadedForecast, *, steps: int | None = None,
         "windows": len(segs),
         "split": split,
         "next_step_mse": errors(next_pred, raw_own[:, 1 : W + 1])["mse"],
+        "next_step_windows": len(own_segs),
         "baselines": {name: errors(p, raw[:, W:]) for name, p in base.items()},
         "scaler": scaler.to_dict(),
     }
@@ -129,6 +131,8 @@ def figures(loaded: LoadedForecast, data: ForecastData, steps: int, *, split: st
         for fig in figs.values():
             for ax in fig.axes:
                 ax.set_xlabel(xlabel)
+            if data.dates:
+                fig.autofmt_xdate()  # slanted dates do not run into each other
     return figs
 
 
