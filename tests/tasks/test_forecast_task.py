@@ -254,3 +254,21 @@ def test_a_plot_path_in_a_missing_folder_is_created(tmp_path):
         evaluate_forecast(run, plot=tmp_path / "file" / "x.png", write=False)
     with pytest.raises(ConfigError, match="ending in one of"):
         evaluate_forecast(run, plot=tmp_path / "x.nope", write=False)
+
+
+def test_evaluate_scores_another_file_with_the_runs_scaler(tmp_path):
+    run = tmp_path / "run"
+    train_forecast(_file_config(_csv(tmp_path / "a.csv")), run_dir=run, evaluate=False)
+    task = ForecastTask()
+    own = task.evaluate(RunDir(run))
+    longer = _csv(tmp_path / "b.csv", n=240)
+    other = task.evaluate(RunDir(run), data={"series": str(longer)})
+    assert other["windows"] > own["windows"]
+    assert other["scaler"] == own["scaler"] == json.loads((run / "scaler.json").read_text())
+
+
+def test_a_plain_fit_config_is_taken_as_the_fit_part():
+    from rnnlab.train import FitConfig
+
+    cfg = ForecastTaskConfig(data=ForecastDataConfig(series="s.csv"), fit=FitConfig(epochs=4))
+    assert cfg.fit.epochs == 4 and cfg.resolved().fit.plain() == FitConfig(epochs=4)
