@@ -67,11 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
         "forecast")
     forecast.add_argument("--series", default="synthetic", metavar="{synthetic,PATH}",
                           help="the notebook's series or a CSV/Parquet file (synthetic)")
-    forecast.add_argument("--column", help="the value column of a file")
-    forecast.add_argument("--time-column", help="a time column (must be sorted)")
+    forecast.add_argument("--column", help="the value column of a file (default: the "
+                          "file's only numeric column)")
+    forecast.add_argument("--time-column", help="a time column (must be sorted); plots use "
+                          "it on the x-axis")
     forecast.add_argument("--id-column", help="an id column for several series in one file")
     forecast.add_argument("--missing", choices=["error", "drop", "interpolate"],
-                          default="error", help="missing values policy (error)")
+                          default="error", help="missing values: error (stop at the first), "
+                          "drop (remove the row) or interpolate (fill linearly between "
+                          "neighbours) (default: error)")
     forecast.add_argument("--window", type=int, default=20, help="input steps (20)")
     forecast.add_argument("--horizon", type=int, default=1, help="values forecast (1)")
     forecast.add_argument("--period", type=int, default=None,
@@ -321,27 +325,35 @@ def _cmd_tour(args: argparse.Namespace) -> int:
 
 
 def _cmd_train_forecast(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.forecast import ForecastConfig, train_forecast
+    import dataclasses
 
-    config = ForecastConfig(
+    from rnnlab.tasks.forecast import (
+        ForecastDataConfig,
+        ForecastModelConfig,
+        ForecastTaskConfig,
+        train_forecast,
+    )
+    from rnnlab.tasks.forecast_config import default_fit
+
+    data = ForecastDataConfig(
         series=args.series, column=args.column, time_column=args.time_column,
         id_column=args.id_column, missing=args.missing, window=args.window,
         horizon=args.horizon, period=args.period, sampler=args.sampler,
-        window_norm=args.window_norm, model=args.model, units=args.units, layers=args.layers,
+        window_norm=args.window_norm, iterations=args.iterations)
+    model = ForecastModelConfig(
+        cell=args.model, num_units=args.units, num_layers=args.layers,
         activation=args.activation, dropout=args.dropout, projection=args.projection,
-        direct_head=args.direct_head, iterations=args.iterations, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, clip_grad_norm=args.clip_grad_norm,
-        schedule=args.schedule, patience=args.patience, seed=args.seed, device=args.device,
-        max_steps=args.max_steps)
-    result = train_forecast(config, _callbacks(args), args.out, resume=args.resume,
+        direct_head=args.direct_head)
+    fit = dataclasses.replace(
+        default_fit(), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        clip_grad_norm=args.clip_grad_norm, schedule=args.schedule, patience=args.patience,
+        seed=args.seed, device=args.device, max_steps=args.max_steps)
+    result = train_forecast(ForecastTaskConfig(data=data, model=model, fit=fit),
+                            _callbacks(args), args.out, resume=args.resume,
                             overwrite=args.overwrite)
     _print_history(result.history, args.out)
-    from rnnlab.runs import RunDir
-    from rnnlab.tasks.forecast import EVALUATION
-
-    run = RunDir(args.out)
-    if run.file(EVALUATION).exists():
-        _print_forecast(run.load_json(EVALUATION))
+    if result.evaluation is not None:
+        _print_forecast(result.evaluation)
     return 0
 
 
@@ -350,7 +362,17 @@ def _print_forecast(scores: dict) -> None:
 
     if not is_main_process():
         return
-    print(f"held-out mse={scores['mse']:.5f} mae={scores['mae']:.5f}")
+    print(f"held-out mse={scores['mse']:.5f} mae={scores['mae']:.5f} ({scores['steps']}-step "
+          f"forecast after each of {scores['windows']} {scores.get('split', 'test')} windows)")
+    if "next_step_mse" in scores:
+        std = scores.get("scaler", {}).get("std", 1.0)
+        scaled = (f", of scaled values (multiply them by std^2 = {std * std:.5g} to compare)"
+                  if std != 1.0 else "")
+        n = scores.get("next_step_windows", scores["windows"])
+        print(f"  next-step mse={scores['next_step_mse']:.5f}: one step ahead at every "
+              f"position of the run's {n} windows (window + horizon values, whatever "
+              f"--steps); training's loss and val_loss are the same error on the training "
+              f"and validation windows{scaled}")
     for name, base in scores.get("baselines", {}).items():
         print(f"  baseline {name}: mse={base['mse']:.5f} mae={base['mae']:.5f}")
     if not scores.get("beats_persistence", True):

@@ -118,6 +118,22 @@ def test_unknown_column_lists_available(tmp_path):
         read_series(p, "value", time_column="when")
 
 
+def test_the_only_numeric_column_needs_no_name_and_several_are_listed(tmp_path):
+    p = _write(tmp_path, "date,value,note\n2020-01-01,1,a\n2020-01-02,NA,b\n2020-01-03,3,c\n")
+    [s] = read_series(p, time_column="date", missing="drop")
+    assert s.column == "value" and s.dates
+    np.testing.assert_array_equal(s.values, [1.0, 3.0])
+    [n] = read_series(_write(tmp_path, "t,v\n1,5\n2,6\n", "n.csv"), "v", time_column="t")
+    assert n.column == "v" and not n.dates
+    many = _write(tmp_path, "t,a,b\n1,2,3\n2,3,4\n", "many.csv")
+    with pytest.raises(ConfigError, match=r"3 numeric columns \('t', 'a', 'b'\)"):
+        read_series(many)
+    with pytest.raises(ConfigError, match=r"2 numeric columns \('a', 'b'\); name"):
+        read_series(many, time_column="t")
+    with pytest.raises(ConfigError, match=r"no numeric column .*columns: 'x', 'y'"):
+        read_series(_write(tmp_path, "x,y\nu,v\n", "text.csv"))
+
+
 def test_non_numeric_value_names_column_and_row(tmp_path):
     p = _write(tmp_path, "value\n1\n2\nabc\n")
     with pytest.raises(DataError, match=r"row 3 \(line 4\): column 'value' holds 'abc'"):

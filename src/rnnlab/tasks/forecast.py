@@ -1,302 +1,269 @@
-"""The forecasting job: data, ``Forecaster``, ``fit`` and the run folder, wired together.
+"""The forecasting job: ``ForecastTask`` wires series, ``Forecaster``, ``fit`` and the run folder.
 
-``train_forecast(ForecastConfig(...), run_dir=...)`` trains on either
+It trains on either
 
 * the notebook's synthetic series, by iterations: each iteration a fresh batch of windows
   (``iterations=1500, batch_size=50, window=20``, the notebook's), drawn up front from
   ``training_rng(seed)`` so a run is reproducible and resumable; or
 * a user's series (CSV/Parquet), by epochs over the chronological training part, with the
-  validation part monitored and the scaler fitted on training rows only.
+  validation part monitored and the scaler fitted on training rows only (and read back
+  from ``scaler.json`` on resume, never refitted).
 
-``evaluate_forecast(RUN_DIR)`` scores the trained model on held-out windows (the fixed
-``HELDOUT_SIZE`` synthetic windows, or the test part of the user's series) beside the
-baselines, in the series' own units, and draws the notebook's plots into the folder.
+Then it scores the model on held-out windows beside the baselines and draws the plots
+(``rnnlab.tasks.forecast_eval``). The config is composed from parts
+(``rnnlab.tasks.forecast_config``)::
 
-Metrics. ``mse``/``mae`` score the forecast of the ``steps`` values *after* each full
-window. ``next_step_mse`` is the notebook's training metric: next-step error averaged over
-all W positions of the window, including the first, where the model has seen one value.
-On the synthetic series that first position alone has a Bayes floor of about 0.60 (many
-points of the curve share a value and differ in slope), so no model that reads each window
-from a zero state gets ``next_step_mse`` below about 0.03 at W=20; see docs/forecasting.md.
+    task = ForecastTask()
+    config = ForecastTaskConfig(data=ForecastDataConfig(series="sales.csv", window=28))
+    task.train(config, RunDir("runs/sales"))          # the run folder already claimed
+    task.evaluate(RunDir("runs/sales"))["mse"]
+
+``train_forecast``/``evaluate_forecast`` and the flat ``ForecastConfig(...)`` are 0.1.0's
+entry points, kept as thin wrappers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
 import torch
 
-from rnnlab.baselines import baseline_predictions, errors
-from rnnlab.data.series import (
-    RESOLUTION,
-    SAMPLERS,
-    StandardScaler,
-    heldout_segments,
-    prepare_series,
-    read_series,
-    sample_segments,
-    time_series,
-    training_rng,
-)
+from rnnlab.config import from_dict, option_of, to_dict
+from rnnlab.data.series import StandardScaler
 from rnnlab.distributed import is_main_process
-from rnnlab.errors import ConfigError, choice_error
-from rnnlab.models.forecaster import (
-    Forecaster,
-    ForecasterConfig,
-    forecast_horizon,
-    predict_next_step,
-)
-from rnnlab.plots_forecast import (
-    plot_forecast,
-    plot_prediction,
-    plot_series_with_window,
-    save_figure,
-)
+from rnnlab.errors import ConfigError
+from rnnlab.models.forecaster import Forecaster, ForecasterConfig
+from rnnlab.plots_forecast import save_figure
 from rnnlab.runs import RunDir, load_weights, register_task
 from rnnlab.runtime import resolve_device
-from rnnlab.train import Callback, FitConfig, History, fit
+from rnnlab.tasks.base import Task, TrainResult, register, saved_config
+from rnnlab.tasks.forecast_config import (  # noqa: F401  (re-exported: 0.1.0's names)
+    DEFAULT_EPOCHS,
+    DEFAULT_ITERATIONS,
+    SYNTHETIC,
+    WINDOW_NORMS,
+    ForecastConfig,
+    ForecastDataConfig,
+    ForecastFitConfig,
+    ForecastModelConfig,
+    ForecastTaskConfig,
+    from_flat,
+)
+from rnnlab.tasks.forecast_data import (  # noqa: F401  (re-exported)
+    AR_TRAIN_WINDOWS,
+    VAL_WINDOWS,
+    ForecastData,
+    ForecastLoss,
+    LoadedForecast,
+    load_data,
+    relative_to_last,
+    tensors,
+)
+from rnnlab.tasks.forecast_eval import NOTEBOOK_T_START, evaluate_loaded, figures, plot_path
+from rnnlab.train import Callback, History, fit
 
 log = logging.getLogger(__name__)
 
 TASK = "forecast"
 SCALER = "scaler.json"
 EVALUATION = "evaluation.json"
-SYNTHETIC = "synthetic"
-DEFAULT_ITERATIONS = 1500
-DEFAULT_EPOCHS = 20
-VAL_WINDOWS = 1000
-AR_TRAIN_WINDOWS = 20_000
-NOTEBOOK_T_START = 12.2
-WINDOW_NORMS = ("auto", "none", "last")
+PLOTS = ("forecast.png", "prediction.png", "series.png")
+# Fit settings that may change on resume, until FitConfig's fields say so themselves.
+_RESUMABLE_FIT = ("epochs", "max_steps", "device", "num_workers", "plot", "patience")
+
+__all__ = ["EVALUATION", "NOTEBOOK_T_START", "SCALER", "TASK", "ForecastConfig",
+           "ForecastData", "ForecastDataConfig", "ForecastFitConfig", "ForecastLoss",
+           "ForecastModelConfig", "ForecastTask", "ForecastTaskConfig", "LoadedForecast",
+           "TrainedForecast", "evaluate_forecast", "load_data", "load_forecast",
+           "train_forecast"]
 
 
-@dataclass(frozen=True)
-class ForecastConfig:
-    """Everything a forecasting run needs; saved in the run folder's ``config.json``.
+@register
+class ForecastTask(Task):
+    """Forecasting a series: the notebook's synthetic one or a user's CSV/Parquet file."""
 
-    Attributes:
-        series: ``"synthetic"`` (the notebook's) or a path to a CSV/Parquet file.
-        column, time_column, id_column, missing: how to read the file (``read_series``).
-        window: input steps W. horizon: values forecast after each window, H.
-        period: season length for the seasonal naive baseline (None: not reported).
-        val_fraction, test_fraction: chronological split of a file's series.
-        sampler: the synthetic window sampler, ``"uniform"`` or ``"notebook"``.
-        window_norm: ``"last"`` subtracts each window's last input from the window and its
-            targets (the model learns changes, so a trending series whose test part lies
-            above everything seen in training still forecasts well), ``"none"`` keeps
-            levels, ``"auto"`` is "last" for a file and "none" for the synthetic series
-            (the notebook's setting).
-        model, units, layers, activation, dropout, projection, init: the ``Forecaster``.
-        direct_head: add a head that predicts all H values from the last state.
-        iterations: batches for the synthetic series (default 1500).
-        epochs: passes over a file's training windows (default 20).
-        batch_size, lr, clip_grad_norm, schedule, patience: training (``FitConfig``).
-        seed: data sampling, initialisation and shuffling. device: "auto", "cpu", "cuda".
-        max_steps: stop after this many optimizer steps (a smoke test).
+    name = TASK
+    help = "forecast a time series (the notebook's, or your own CSV/Parquet)"
+    description = ("Train a sequence-to-sequence forecaster on windows of a series; score "
+                   "it on held-out windows beside persistence, seasonal naive and linear AR.")
+    config_type = ForecastTaskConfig
+    artefacts = (SCALER, EVALUATION, *PLOTS)
 
-    The defaults are the notebook's: a relu RNN of 100 units, Adam at 1e-3, batch 50,
-    window 20, 1500 iterations. They reach a held-out forecast MSE of about 6e-4 on the
-    synthetic series (docs/forecasting.md has the measurements and the alternatives).
+    def train(self, config: ForecastTaskConfig, run: RunDir | None, *, resume: bool = False,
+              callbacks: Iterable[Callback] = (), evaluate: bool = True) -> TrainResult:
+        """Train into ``run`` (claimed by the caller; None: in memory only).
+
+        Args:
+            config: the composed config; its auto fields are resolved here, and the
+                resolved config is what ``config.json`` saves.
+            run: the run folder, already claimed (checked against resume/overwrite).
+            resume: continue ``run``'s checkpoint; ``scaler.json`` is read, not rewritten.
+            callbacks: ``rnnlab.train`` callbacks (progress bars).
+            evaluate: score the model and draw the plots into ``run`` at the end.
+
+        Returns:
+            ``TrainResult`` with extras ``config`` (resolved), ``scaler`` and
+            ``evaluation`` (the scores, or None).
+        """
+        config = config.resolved()
+        scaler = None
+        if run is not None and resume and run.last.exists():
+            config = self._check_resume(run, config)
+            if run.file(SCALER).exists():
+                scaler = StandardScaler.from_dict(run.load_json(SCALER))
+        data = load_data(config, scaler=scaler)  # reads and checks everything; writes nothing
+        if data.column != config.data.column:  # the file's only numeric column, found
+            config = dataclasses.replace(
+                config, data=dataclasses.replace(config.data, column=data.column))
+        torch.manual_seed(config.fit.seed)  # initial weights repeat with the seed
+        arch = config.model_config()
+        model = Forecaster(arch)
+        main = is_main_process()  # under data-parallel training only rank 0 writes files
+        if run is not None and main:
+            run.create()
+            if scaler is None:  # a fresh run: nothing of an earlier one may stay
+                for name in self.artefacts:
+                    run.file(name).unlink(missing_ok=True)
+                run.save_json(SCALER, data.scaler.to_dict())
+        windows = {"train": len(data.train), "val": len(data.val), "test": len(data.test)}
+        history = fit(
+            model, tensors(data.train, config), loss_fn=ForecastLoss(arch.horizon),
+            config=config.fit.plain(),
+            val_data=tensors(data.val, config) if len(data.val) else None,
+            callbacks=callbacks, run_dir=None if run is None else run.path, resume=resume,
+            overwrite=True,  # the claim already decided
+            run_config=saved_config(self, config, data={"windows": windows},
+                                    model=arch.to_dict()))
+        scores = None
+        if run is not None and evaluate and main:
+            scores = evaluate_forecast(run.path, device=config.fit.device)
+        return TrainResult(model=model, history=history,
+                           extras={"config": config, "scaler": data.scaler,
+                                   "evaluation": scores})
+
+    def load(self, run: RunDir, *, device: Any = "cpu", weights: str = "best"
+             ) -> LoadedForecast:
+        """The trained model with its config and scaler (``weights``: "best" or "last")."""
+        run = RunDir(getattr(run, "path", run))
+        return self._load(run, run.load_config(), resolve_device(device), weights)
+
+    def evaluate(self, run: RunDir, *, data: Mapping[str, Any] | None = None,
+                 split: str | None = None, weights: str = "best", device: Any = "cpu") -> dict:
+        """Scores on ``split`` (default "test"; "val" where the data has no test part).
+
+        ``data``: data-part fields that replace the saved ones (``{"series": "new.csv"}``
+        scores another file with the run's scaler).
+        """
+        loaded = self.load(run, device=device, weights=weights)
+        if data:
+            changes = dict(data)
+            if changes.get("series", loaded.config.data.series) != SYNTHETIC:
+                changes.setdefault("iterations", None)
+            cfg = loaded.config
+            loaded = dataclasses.replace(loaded, config=dataclasses.replace(
+                cfg, data=dataclasses.replace(cfg.data, **changes)))
+        d = loaded.config.data
+        split = split or ("test" if d.is_synthetic or d.test_fraction > 0 else "val")
+        result, _ = evaluate_loaded(loaded, split=split)
+        return {**result, "weights": weights}
+
+    def predict(self, run: RunDir, *, inputs: Mapping[str, Any], device: Any = "cpu",
+                weights: str = "best") -> list[dict]:
+        raise ConfigError(f"rnnlab predict does not handle forecast runs; use "
+                          f"`rnnlab forecast {getattr(run, 'path', run)}` (--steps, --plot)")
+
+    def migrate(self, saved: dict) -> dict:
+        """0.1.0's ``{"task", "forecast": {flat settings}, "model", "fit"}`` -> the config."""
+        flat = saved.get("forecast")
+        if not isinstance(flat, dict):
+            raise ConfigError("a version-1 forecast config.json needs its \"forecast\" "
+                              f"settings; found keys {sorted(saved)}")
+        return to_dict(from_flat(flat, where="settings in config.json's \"forecast\""))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _load(self, run: RunDir, saved: dict, device, weights: str = "best") -> LoadedForecast:
+        check_task(saved, run)
+        config = self.config_from_saved(saved, where=str(run.config))
+        arch = (from_dict(ForecasterConfig, saved["model"], where=f"{run.config}'s model")
+                if isinstance(saved.get("model"), dict) else config.model_config())
+        model = Forecaster(arch)
+        load_weights(run, model, which=weights, device=device)
+        scaler = (StandardScaler.from_dict(run.load_json(SCALER)) if run.file(SCALER).exists()
+                  else StandardScaler())
+        return LoadedForecast(model, config, scaler)
+
+    def _check_resume(self, run: RunDir, config: ForecastTaskConfig) -> ForecastTaskConfig:
+        """``config`` against the run's saved one: one line per setting that may not change."""
+        saved = self.config_from_saved(run.load_config(), where=str(run.config)).resolved()
+        if config.data.column is None:  # auto: the column the run found
+            config = dataclasses.replace(
+                config, data=dataclasses.replace(config.data, column=saved.data.column))
+        conflicts = []
+        for part in ("data", "model", "fit"):
+            mine, theirs = getattr(config, part), getattr(saved, part)
+            for f in dataclasses.fields(mine):
+                old, new = getattr(theirs, f.name), getattr(mine, f.name)
+                if old == new or option_of(f).resumable or (part == "fit"
+                                                            and f.name in _RESUMABLE_FIT):
+                    continue
+                conflicts.append(f"{f.name}: the run has {old!r}, given {new!r}")
+        if conflicts:
+            raise ConfigError(f"{run.path} was trained with other settings, which resume "
+                              f"cannot change: {'; '.join(conflicts)}")
+        return config
+
+
+_TASK = ForecastTask()
+
+
+def check_task(saved: Mapping[str, Any], run: RunDir) -> None:
+    """ConfigError naming the task and the command to use when ``run`` is not a forecast."""
+    task = saved.get("task")
+    if task == TASK:
+        return
+    if isinstance(task, str) and task:
+        raise ConfigError(f"{run.path} holds a {task!r} run, not a forecasting run; use "
+                          f"`rnnlab evaluate {run.path}` or `rnnlab predict {run.path}`")
+    raise ConfigError(f"{run.config} names no task, so it is not a forecasting run")
+
+
+def claim(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> RunDir:
+    """Check ``run_dir`` against resume/overwrite before anything is read or written.
+
+    Raises:
+        ConfigError: both flags, or a folder holding a run with neither.
     """
-
-    series: str = SYNTHETIC
-    column: str | None = None
-    time_column: str | None = None
-    id_column: str | None = None
-    missing: str = "error"
-    window: int = 20
-    horizon: int = 1
-    period: int | None = None
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    sampler: str = "uniform"
-    window_norm: str = "auto"
-    model: str = "rnn"
-    units: int = 100
-    layers: int = 1
-    activation: str = "relu"
-    dropout: float = 0.0
-    projection: str = "dense"
-    init: str = "torch"
-    direct_head: bool = False
-    iterations: int | None = None
-    epochs: int | None = None
-    batch_size: int = 50
-    lr: float = 1e-3
-    clip_grad_norm: float | None = None
-    schedule: str = "none"
-    patience: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    max_steps: int | None = None
-
-    def __post_init__(self):
-        if self.sampler not in SAMPLERS:
-            raise choice_error("sampler", self.sampler, SAMPLERS)
-        if self.window_norm not in WINDOW_NORMS:
-            raise choice_error("window_norm", self.window_norm, WINDOW_NORMS)
-        if self.is_synthetic:
-            if self.epochs is not None:
-                raise ConfigError(
-                    f"epochs={self.epochs!r} applies to a series file; the synthetic series "
-                    "trains by iterations (each a fresh batch)"
-                )
-            if self.iterations is not None and self.iterations < 1:
-                raise ConfigError(f"iterations={self.iterations!r} must be >= 1")
-        else:
-            if self.iterations is not None:
-                raise ConfigError(
-                    f"iterations={self.iterations!r} applies to the synthetic series; train "
-                    "a series file by epochs"
-                )
-            if self.column is None:
-                raise ConfigError(f"series={self.series!r} is a file: name its value column")
-        if self.period is not None and not 1 <= self.period <= self.window:
-            raise ConfigError(f"period={self.period!r} must be in [1, window={self.window}]")
-        if self.window < 1 or self.horizon < 1:
-            raise ConfigError(
-                f"window={self.window!r} and horizon={self.horizon!r} must both be >= 1"
-            )
-        self.model_config()  # validates the model's fields now, not after loading data
-        self.fit_config()
-
-    @property
-    def is_synthetic(self) -> bool:
-        return self.series == SYNTHETIC
-
-    @property
-    def relative(self) -> bool:
-        """Whether windows are taken relative to their last input (see ``window_norm``)."""
-        if self.window_norm == "auto":
-            return not self.is_synthetic
-        return self.window_norm == "last"
-
-    def model_config(self) -> ForecasterConfig:
-        return ForecasterConfig(
-            cell=self.model, num_units=self.units, num_layers=self.layers,
-            activation=self.activation, dropout=self.dropout, projection=self.projection,
-            horizon=self.horizon if self.direct_head else 0, init=self.init,
-        )
-
-    def fit_config(self) -> FitConfig:
-        common = dict(batch_size=self.batch_size, lr=self.lr, seed=self.seed,
-                      clip_grad_norm=self.clip_grad_norm, device=self.device,
-                      max_steps=self.max_steps, schedule=self.schedule,
-                      patience=self.patience)
-        if self.is_synthetic:
-            # One epoch over iterations x batch_size fresh windows = the notebook's loop.
-            return FitConfig(epochs=1, shuffle=False, checkpoint_unit="step",
-                             checkpoint_every=500, **common)
-        return FitConfig(epochs=self.epochs or DEFAULT_EPOCHS, **common)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ForecastConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown forecast settings {unknown}; known: {sorted(known)}")
-        return cls(**d)
+    run = RunDir(run_dir)
+    if resume and overwrite:
+        raise ConfigError("resume=True and overwrite=True contradict each other; pass one")
+    if run.last.exists() and not (resume or overwrite):
+        raise ConfigError(f"{run.path} already holds a run ({run.last.name}); pass "
+                          "resume=True to continue it, overwrite=True, or a new folder")
+    return run
 
 
-# --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class ForecastData:
-    """Segments of ``window + horizon`` (scaled) values per part, and the scaler.
-
-    ``train``/``val``/``test``: (N, W + H) float64. ``ar_train``: the windows the linear
-    baseline is fitted on (the training part; fresh training-stream windows when synthetic).
-    """
-
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-    ar_train: np.ndarray
-    scaler: StandardScaler
-
-
-def load_data(config: ForecastConfig, horizon: int | None = None) -> ForecastData:
-    """Build the segments for ``config`` (``horizon`` overrides ``config.horizon``)."""
-    H = config.horizon if horizon is None else horizon
-    L = config.window + H
-    if config.is_synthetic:
-        rng = training_rng(config.seed)
-        n = (config.iterations or DEFAULT_ITERATIONS) * config.batch_size
-        train = sample_segments(n, L, rng, config.sampler)
-        val_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2]))
-        val = sample_segments(VAL_WINDOWS, L, val_rng, "uniform")
-        ar_rng = np.random.default_rng(np.random.SeedSequence([config.seed, 3]))
-        ar = sample_segments(AR_TRAIN_WINDOWS, L, ar_rng, "uniform")
-        return ForecastData(train, val, heldout_segments(L), ar, StandardScaler())
-    series = read_series(config.series, config.column, time_column=config.time_column,
-                         id_column=config.id_column, missing=config.missing)
-    ds = prepare_series(series, window=config.window, horizon=H,
-                        val_fraction=config.val_fraction, test_fraction=config.test_fraction)
-    return ForecastData(ds.train.segments, ds.val.segments, ds.test.segments,
-                        ds.train.segments, ds.scaler)
-
-
-@dataclass(frozen=True)
-class ForecastLoss:
-    """MSE of the next-step predictions, plus the direct head's MSE when there is one.
-
-    One target tensor serves both: ``targets[:, :W]`` is each input's next value and
-    ``targets[:, W-1:]`` the H values after the window.
-
-    Args (of a call):
-        outputs: (B, W, 1), or (B, W + head, 1) from a model with a direct head of
-            ``head`` steps (its predictions follow the W next-step ones).
-        targets: (B, W + H - 1, 1): the segment without its first value.
-    """
-
-    head: int = 0
-
-    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        mse = torch.nn.functional.mse_loss
-        if self.head == 0:
-            return mse(outputs, targets[:, : outputs.shape[1]])
-        W = outputs.shape[1] - self.head
-        nxt, ahead = outputs[:, :W], outputs[:, W:]  # (B, W, 1), (B, head, 1)
-        return mse(nxt, targets[:, :W]) + mse(ahead, targets[:, W - 1 : W - 1 + self.head])
-
-
-def relative_to_last(segments: np.ndarray, window: int) -> np.ndarray:
-    """Subtract each window's last input from the whole segment (inputs and targets)."""
-    return segments - segments[:, window - 1 : window]
-
-
-def _tensors(segments: np.ndarray, config: ForecastConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    window = config.window
-    if config.relative:
-        segments = relative_to_last(segments, window)
-    seg = torch.as_tensor(segments, dtype=torch.float32)[..., None]  # (N, W+H, 1)
-    return seg[:, :window], seg[:, 1:]  # (N, W, 1), (N, W+H-1, 1)
-
-
-# --------------------------------------------------------------------------- train
+# --------------------------------------------------------------------------- 0.1.0's API
 
 
 @dataclass
 class TrainedForecast:
-    """What ``train_forecast`` returns: the model, its training history and the scaler."""
+    """What ``train_forecast`` returns: the model, its history, the scaler and config."""
 
     model: Forecaster
     history: History
     scaler: StandardScaler
-    config: ForecastConfig
+    config: ForecastTaskConfig
+    evaluation: dict | None = None
 
 
 def train_forecast(
-    config: ForecastConfig,
+    config: ForecastTaskConfig,
     callbacks: Iterable[Callback] = (),
     run_dir: str | os.PathLike | None = None,
     *,
@@ -307,13 +274,14 @@ def train_forecast(
     """Train a forecaster as ``config`` says, into ``run_dir`` when given.
 
     Args:
-        config: the ``ForecastConfig``.
+        config: a ``ForecastTaskConfig`` (``ForecastConfig(...)`` builds one).
         callbacks: ``rnnlab.train`` callbacks (progress bars).
         run_dir: the run folder (config.json, checkpoints, scaler.json, evaluation.json,
             plots); None trains in memory only.
         resume: continue the run in ``run_dir``. overwrite: replace a finished run there.
+            A folder holding a run with neither is refused before anything is written.
         evaluate: with a run folder, score the model on held-out data and draw the plots
-            (``evaluate_forecast``) once training ends.
+            once training ends.
 
     Returns:
         A ``TrainedForecast``.
@@ -323,86 +291,18 @@ def train_forecast(
         >>> result = train_forecast(cfg, run_dir="runs/sine")   # doctest: +SKIP
         >>> evaluate_forecast("runs/sine")["mse"]               # doctest: +SKIP
     """
-    data = load_data(config)
-    torch.manual_seed(config.seed)  # initial weights repeat with the seed
-    model = Forecaster(config.model_config())
-    run_config = {"task": TASK, "forecast": config.to_dict(),
-                  "model": config.model_config().to_dict()}
-    main = is_main_process()  # under data-parallel training only rank 0 writes files
-    if run_dir is not None and main:
-        run = RunDir(run_dir).create()
-        run.save_json(SCALER, data.scaler.to_dict())
-    history = fit(
-        model,
-        _tensors(data.train, config),
-        loss_fn=ForecastLoss(config.model_config().horizon),
-        config=config.fit_config(),
-        val_data=_tensors(data.val, config) if len(data.val) else None,
-        callbacks=callbacks,
-        run_dir=run_dir,
-        resume=resume,
-        run_config=run_config,
-        overwrite=overwrite,
-    )
-    if run_dir is not None and evaluate and main:
-        evaluate_forecast(run_dir, device=config.device)
-    return TrainedForecast(model=model, history=history, scaler=data.scaler, config=config)
-
-
-# --------------------------------------------------------------------------- load
-
-
-@dataclass
-class LoadedForecast:
-    """A trained forecaster with its config and scaler, as ``load_run`` returns it."""
-
-    model: Forecaster
-    config: ForecastConfig
-    scaler: StandardScaler
-
-    def forecast(self, history, steps: int) -> np.ndarray:
-        """Forecast ``steps`` values after each window, in the series' own units.
-
-        Args:
-            history: (W,) or (N, W) values, at least ``config.window`` of them (the last
-                W are used).
-            steps: how many values to forecast.
-
-        Returns:
-            (N, steps) or (steps,) float64, as ``history`` was 2-D or 1-D.
-        """
-        h = np.asarray(history, dtype=np.float64)
-        one = h.ndim == 1
-        h = np.atleast_2d(h)
-        W = self.config.window
-        if h.ndim != 2 or h.shape[1] < W:
-            raise ConfigError(f"history must hold at least window={W} values; got {h.shape}")
-        x = self.scaler.transform(h[:, -W:])
-        y = self.scaler.inverse_transform(self.ahead(x, steps))
-        return y[0] if one else y
-
-    def ahead(self, x: np.ndarray, steps: int) -> np.ndarray:
-        """(N, W) scaled windows -> (N, steps) scaled forecasts (``window_norm`` undone)."""
-        offset = x[:, -1:] if self.config.relative else 0.0
-        return forecast_horizon(self.model, x - offset, steps) + offset
-
-    def next_step(self, x: np.ndarray) -> np.ndarray:
-        """(N, W) scaled windows -> (N, W) scaled next-step predictions."""
-        offset = x[:, -1:] if self.config.relative else 0.0
-        return predict_next_step(self.model, x - offset) + offset
+    run = None if run_dir is None else claim(run_dir, resume=resume, overwrite=overwrite)
+    result = _TASK.train(config, run, resume=resume, callbacks=callbacks, evaluate=evaluate)
+    extras = result.extras
+    return TrainedForecast(model=result.model, history=result.history,
+                           scaler=extras["scaler"], config=extras["config"],
+                           evaluation=extras["evaluation"])
 
 
 @register_task(TASK)
 def load_forecast(run: RunDir, config: dict, device) -> LoadedForecast:
     """Rebuild a forecasting run's model (best, else last weights), config and scaler."""
-    model = Forecaster(ForecasterConfig(**config["model"]))
-    load_weights(run, model, device=device)
-    scaler = (StandardScaler.from_dict(run.load_json(SCALER)) if run.file(SCALER).exists()
-              else StandardScaler())
-    return LoadedForecast(model, ForecastConfig.from_dict(config["forecast"]), scaler)
-
-
-# --------------------------------------------------------------------------- evaluate
+    return _TASK._load(run, config, device)
 
 
 def evaluate_forecast(
@@ -415,85 +315,34 @@ def evaluate_forecast(
 ) -> dict:
     """Score a trained run on held-out windows, beside every baseline.
 
-    Held-out windows are the fixed synthetic set (``HELDOUT_SIZE`` uniform windows from
-    ``HELDOUT_SEED``) or the test part of the user's series. Errors are in the series' own
-    units. Forecasts of more values than the direct head covers (or without one) feed
-    predictions back (``generate``).
-
     Args:
-        run_dir: a folder written by ``train_forecast``.
+        run_dir: a folder written by ``train_forecast`` (or by 0.1.0).
         steps: values to forecast after each window (default: the run's horizon).
-        plot: also write the multi-step forecast plot to this path.
+        plot: also write the multi-step forecast plot to this path (its folder is made).
         write: save ``evaluation.json`` and the plots (forecast.png, prediction.png, and
             series.png for the synthetic series) into the run folder.
         device: where to run the model.
 
     Returns:
-        ``{"mse", "mae", "steps", "windows", "next_step_mse", "baselines": {name: {"mse",
-        "mae"}}, "beats_persistence": bool, "beats": {name: bool}}``.
+        ``{"mse", "mae", "steps", "windows", "split", "next_step_mse", "baselines":
+        {name: {"mse", "mae"}}, "beats_persistence": bool, "beats": {name: bool},
+        "scaler"}`` (see ``rnnlab.tasks.forecast_eval``).
     """
     run = RunDir(run_dir)
-    loaded = load_forecast(run, run.load_config(), resolve_device(device))
-    cfg, scaler = loaded.config, loaded.scaler
-    steps = cfg.horizon if steps is None else steps
-    if not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"steps={steps!r} must be an int >= 1")
-    data = load_data(cfg, horizon=steps)
-    W = cfg.window
-    test = data.test
-    pred = scaler.inverse_transform(loaded.ahead(test[:, :W], steps))
-    truth = scaler.inverse_transform(test[:, W:])
-    raw_test = scaler.inverse_transform(test)
-    raw_ar = scaler.inverse_transform(data.ar_train)
-    base = baseline_predictions(raw_ar[:, :W], raw_ar[:, W:], raw_test[:, :W], steps,
-                                period=cfg.period)
-    next_pred = scaler.inverse_transform(loaded.next_step(test[:, :W]))
-    result = {
-        **errors(pred, truth),
-        "steps": steps,
-        "windows": len(test),
-        "next_step_mse": errors(next_pred, raw_test[:, 1 : W + 1])["mse"],
-        "baselines": {name: errors(p, truth) for name, p in base.items()},
-    }
-    result["beats"] = {name: result["mse"] < b["mse"] for name, b in result["baselines"].items()}
-    result["beats_persistence"] = result["beats"]["persistence"]
+    saved = run.load_config()
+    check_task(saved, run)
+    path = None if plot is None else plot_path(plot)  # a bad path fails before any work
+    loaded = _TASK._load(run, saved, resolve_device(device))
+    result, data = evaluate_loaded(loaded, steps=steps)
     if not result["beats_persistence"]:
         log.warning("%s: the model does not beat persistence (MSE %.4g vs %.4g)", run.path,
                     result["mse"], result["baselines"]["persistence"]["mse"])
-    if write or plot is not None:
-        figs = _figures(loaded, raw_test, raw_ar, steps, every=write)
+    if write or path is not None:
+        figs = figures(loaded, data, result["steps"], every=write)
     if write:
         for name, fig in figs.items():
             save_figure(fig, run.file(name))
         run.save_json(EVALUATION, result)
-    if plot is not None:
-        save_figure(figs["forecast.png"], Path(plot))
+    if path is not None:
+        save_figure(figs["forecast.png"], path)
     return result
-
-
-def _figures(loaded: LoadedForecast, raw_test, raw_ar, steps, every: bool = True) -> dict:
-    """The run's plots, drawn on one window: the notebook's instance at t=12.2 for the
-    synthetic series, the most recent test window of a file's series."""
-    cfg, scaler = loaded.config, loaded.scaler
-    W = cfg.window
-    if cfg.is_synthetic:
-        t = NOTEBOOK_T_START + np.arange(W + steps) * RESOLUTION
-        seg = time_series(t)
-    else:
-        seg, t = raw_test[-1], np.arange(W + steps)
-    x = scaler.transform(seg[None, :W])
-    pred = scaler.inverse_transform(loaded.ahead(x, steps))[0]
-    nxt = scaler.inverse_transform(loaded.next_step(x))[0]
-    base = baseline_predictions(raw_ar[:, :W], raw_ar[:, W:], seg[None, :W], steps,
-                                period=cfg.period)
-    figs = {
-        "forecast.png": plot_forecast(
-            seg[:W], seg[W:], pred, {k: v[0] for k, v in base.items()}, t=t,
-            title=f"{steps}-step forecast against the truth", label=cfg.model,
-        ),
-    }
-    if every:
-        figs["prediction.png"] = plot_prediction(t[: W + 1], seg[:W], seg[1 : W + 1], nxt)
-    if every and cfg.is_synthetic:
-        figs["series.png"] = plot_series_with_window(NOTEBOOK_T_START, W)
-    return figs
