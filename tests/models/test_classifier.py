@@ -80,7 +80,7 @@ def test_irnn_start_is_relu_with_identity_recurrence():
 
 
 def test_bad_pooling_and_front_end_options_are_refused_by_name():
-    with pytest.raises(ConfigError, match="pooling='sum'.*'last', 'mean', 'max', 'attention'"):
+    with pytest.raises(ConfigError, match=r"pooling='sum'.*'last', 'mean', 'max', 'attention'"):
         ClassifierConfig(pooling="sum")
     with pytest.raises(ConfigError, match="conv_channels=-1"):
         ClassifierConfig(conv_channels=-1)
