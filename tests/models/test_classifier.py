@@ -77,3 +77,23 @@ def test_irnn_start_is_relu_with_identity_recurrence():
     assert torch.all(cell.bias_ih == 0)
     with pytest.raises(ConfigError, match="'irnn' is for the 'rnn' cell"):
         ClassifierConfig(cell="gru", init="irnn")
+
+
+def test_bad_pooling_and_front_end_options_are_refused_by_name():
+    with pytest.raises(ConfigError, match=r"pooling='sum'.*'last', 'mean', 'max', 'attention'"):
+        ClassifierConfig(pooling="sum")
+    with pytest.raises(ConfigError, match="conv_channels=-1"):
+        ClassifierConfig(conv_channels=-1)
+    with pytest.raises(ConfigError, match="conv_channels=True"):
+        ClassifierConfig(conv_channels=True)
+    with pytest.raises(ConfigError, match="conv_kernel=0"):
+        ClassifierConfig(conv_channels=8, conv_kernel=0)
+    with pytest.raises(ConfigError, match=r"sequence_length\[1\]=9"):
+        SequenceClassifier(ClassifierConfig(pooling="mean"))(torch.zeros(2, 5, 28),
+                                                             torch.tensor([5, 9]))
+
+
+def test_bnmlp_still_importable_from_the_classifier_module():
+    from rnnlab.models import bnmlp, classifier
+
+    assert classifier.BNMLP is bnmlp.BNMLP and classifier.BNMLPConfig is bnmlp.BNMLPConfig
