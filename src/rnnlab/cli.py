@@ -498,12 +498,12 @@ def _cmd_train_task(args: argparse.Namespace) -> int:
     return 0
 
 
-def _data_flags(parser: argparse.ArgumentParser) -> None:
+def _data_flags(parser: argparse.ArgumentParser, seen: set[str] | None = None) -> None:
     """Every task's data flags, so ``evaluate``/``predict`` take what ``train`` took."""
     from rnnlab.cli_config import add_config_flags
     from rnnlab.tasks import all_tasks
 
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     for task in all_tasks():
         if hasattr(task, "config_type"):
             add_config_flags(parser, task.config_type, task.default_config(),
@@ -537,6 +537,7 @@ def _predict_parser(sub) -> None:
                          help="text runs: a text to classify (repeatable)")
     predict.add_argument("--input", help="text runs: a CSV/JSONL/.txt file of texts")
     _weights_and_json(predict)
+    _data_flags(predict, seen={"--input"})
     predict.set_defaults(handler=_cmd_predict, _parser=predict)
 
 
@@ -571,7 +572,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from rnnlab.tasks import predict_run
 
-    inputs = {"files": args.files, "text": args.text, "input": args.input}
+    from rnnlab.cli_config import typed_overrides
+
+    inputs = {"files": args.files, "text": args.text, "input": args.input,
+              "data": typed_overrides(args).get("data", {})}
     rows = predict_run(args.run_dir, inputs=inputs, weights=args.weights, device=args.device)
     if args.json:
         for row in rows:

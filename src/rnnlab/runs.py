@@ -325,6 +325,12 @@ def load_run(run_dir: str | os.PathLike, build_model: Callable[[dict], Any] | No
             f"{run.config} has no \"task\" key, so rnnlab cannot tell how to rebuild the "
             "model; pass build_model=..."
         )
+    from rnnlab.tasks.base import get_task  # the one task registry (tasks/base.py)
+
+    try:
+        return get_task(task).load(run, device=device)
+    except ConfigError:
+        pass
     if task not in _TASK_LOADERS and task.isidentifier():
         module = f"rnnlab.tasks.{task}"
         try:

@@ -49,6 +49,7 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from rnnlab import distributed
 from rnnlab.checkpoint import NonFiniteError, fault_point, load_checkpoint, save_checkpoint
+from rnnlab.config import option
 from rnnlab.errors import CheckpointError, ConfigError, ShapeError, TrainingError, choice_error
 from rnnlab.runs import RunDir
 from rnnlab.runtime import resolve_device
@@ -96,30 +97,32 @@ class FitConfig:
         plot: draw ``curves.png`` in the run folder at the end.
     """
 
-    epochs: int = 10
-    batch_size: int = 32
-    optimizer: str = "adam"
-    lr: float = 1e-3
+    epochs: int = option(10, help="passes over the training data", resumable=True)
+    batch_size: int = option(32, help="examples per optimizer step")
+    optimizer: str = option("adam", choices=OPTIMIZERS, help="the optimizer")
+    lr: float = option(1e-3, help="learning rate")
     momentum: float = 0.0
     weight_decay: float = 0.0
-    schedule: str = "none"
+    schedule: str = option("none", choices=SCHEDULES, help="learning-rate schedule")
     step_size: int = 10
     gamma: float = 0.1
     schedule_patience: int = 2
     min_lr: float = 0.0
-    clip_grad_norm: float | None = None
-    max_steps: int | None = None
+    clip_grad_norm: float | None = option(None, metavar="X", help="clip the gradient norm to X")
+    max_steps: int | None = option(None, resumable=True, cli=False,
+                                   help="stop after N optimizer steps in all")
     val_split: float = 0.0
     eval_batch_size: int | None = None
     monitor: str | None = None
-    patience: int | None = None
+    patience: int | None = option(None, resumable=True,
+                                  help="stop after N epochs without validation improvement")
     min_delta: float = 0.0
     restore_best: bool = True
     shuffle: bool = True
     seed: int = 0
     checkpoint_every: int = 1
     checkpoint_unit: str = "epoch"
-    device: str = "auto"
+    device: str = option("auto", resumable=True, cli=False, help="where to compute")
     num_workers: int = 0
     plot: bool = True
 
@@ -566,6 +569,8 @@ def fit(
                 state, best_weights = _resume(run, model, optimizer, scheduler, shuffle_gen,
                                               device, config, monitor, write=main)
                 resumed = True
+                if main:  # settings that may change on resume (epochs, ...) are recorded
+                    run.save_config(saved_config)
             else:
                 if run.last.exists() and not overwrite:
                     raise ConfigError(f"{run.path} already holds a run ({run.last.name}); pass "

@@ -61,7 +61,7 @@ def test_errors_name_the_flags_not_the_python_arguments(run, capsys):
 
 def test_resume_takes_the_saved_settings_and_names_a_conflict(run, capsys):
     assert cli.main(["train", "classify", "--resume", "--out", str(run), "--epochs", "2",
-                     "--quiet"]) == 0  # --model gru --units 4 come from config.json
+                     "--max-steps", "4", "--quiet"]) == 0  # --model gru --units 4: saved
     config = json.loads((run / "config.json").read_text())
     assert config["config"]["model"]["units"] == 4 and config["fit"]["epochs"] == 2
     capsys.readouterr()

@@ -59,7 +59,7 @@ def test_train_evaluate_predict(imdb_tree, tmp_path, capsys, model):
 
     assert cli.main(["predict", str(run), "--text", "a superb and brilliant movie",
                      "--text", "boring and dreadful", "--json", "--quiet"]) == 0
-    rows = json.loads(capsys.readouterr().out)["predictions"]
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["label"] for r in rows] == ["pos", "neg"]
     assert isinstance(rnnlab.load_run(run), TextPredictor)
 

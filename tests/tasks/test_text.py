@@ -209,7 +209,7 @@ def test_train_and_predict_on_fasttext_lines(tmp_path, capsys):
     ask.write_text("__label__pos superb loved brilliant\nboring hated awful\n")
     capsys.readouterr()
     assert cli.main(["predict", str(run), "--input", str(ask), "--json", "--quiet"]) == 0
-    rows = json.loads(capsys.readouterr().out)["predictions"]
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["label"] for r in rows] == ["pos", "neg"]
     assert cli.main(["evaluate", str(run), "--dataset", str(path), "--json", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["examples"] == 80

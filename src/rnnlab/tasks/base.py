@@ -52,6 +52,8 @@ class Task:
         description: the paragraph of ``rnnlab train NAME --help``.
         config_type: the composed config dataclass (fields ``data``, ``model``, ``fit``...).
         artefacts: files the task writes in a run folder beside fit's (removed on overwrite).
+        data_aliases: another task's data field name -> this task's, for ``evaluate`` and
+            ``predict``, whose data flags are shared by all tasks.
     """
 
     name: ClassVar[str] = ""
@@ -60,6 +62,8 @@ class Task:
     description: ClassVar[str] = ""
     config_type: ClassVar[type]
     artefacts: ClassVar[tuple[str, ...]] = ()
+    #: data flags of other tasks that mean one of this task's (``evaluate --dataset F``).
+    data_aliases: ClassVar[dict[str, str]] = {}
 
     def default_config(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
         """The config a bare ``rnnlab train NAME`` uses.

@@ -46,20 +46,17 @@ def resolve_config(task: Task, overrides: Overrides, run: RunDir | None = None) 
     return apply_overrides(saved, overrides)
 
 
-def claim(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool,
-          task: Task | None = None) -> RunDir:
-    """Check the folder against ``resume``/``overwrite``; nothing is written when refused.
+def claim(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> RunDir:
+    """Check the folder against ``resume``/``overwrite``; nothing is written here."""
+    return _claim_run(run_dir, resume=resume, overwrite=overwrite)
 
-    With ``overwrite``, the files an earlier run of any task left are removed first, so no
-    stray file of another job stays behind.
-    """
-    run = _claim_run(run_dir, resume=resume, overwrite=overwrite)
-    if task is not None and not resume and overwrite:
-        from rnnlab.tasks.base import all_tasks
 
-        for name in {a for t in all_tasks() for a in t.artefacts}:
-            run.file(name).unlink(missing_ok=True)
-    return run
+def clear_artefacts(run: RunDir) -> None:
+    """Remove every task's artefacts from a folder that is being overwritten."""
+    from rnnlab.tasks.base import all_tasks
+
+    for name in {a for t in all_tasks() for a in t.artefacts}:
+        run.file(name).unlink(missing_ok=True)
 
 
 def _claim_run(run_dir, *, resume: bool, overwrite: bool) -> RunDir:
@@ -95,17 +92,18 @@ def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
     task = get_task(task_name)
     if resume and overwrite:
         raise ConfigError("resume=True and overwrite=True contradict each other; give one")
-    existing = RunDir(run_dir)
-    if resume and existing.config.exists():
-        found = existing.load_config().get("task")
+    run = claim(run_dir, resume=resume, overwrite=overwrite)  # refuses before any write
+    if resume:
+        found = run.load_config().get("task")
         if found not in (task.name, *task.aliases):
-            raise ConfigError(f"{existing.path} holds a {found!r} run, not a {task.name!r} "
+            raise ConfigError(f"{run.path} holds a {found!r} run, not a {task.name!r} "
                               f"one; resume it with 'rnnlab train {found} --resume'")
     if config is None:
-        config = resolve_config(task, overrides or {}, existing if resume else None)
+        config = resolve_config(task, overrides or {}, run if resume else None)
     elif overrides:
         config = apply_overrides(config, overrides)
-    run = claim(run_dir, resume=resume, overwrite=overwrite, task=task)
+    if overwrite:
+        clear_artefacts(run)
     return task.train(config, run, resume=resume, callbacks=callbacks)
 
 
@@ -132,8 +130,12 @@ def evaluate_run(run_dir: str | Path, *, data: Mapping[str, Any] | None = None,
     from rnnlab.runtime import resolve_device
 
     task, run = task_of_run(run_dir)
-    return task.evaluate(run, data=data or {}, split=split, weights=weights,
+    return task.evaluate(run, data=_own_names(task, data), split=split, weights=weights,
                          device=resolve_device(device))
+
+
+def _own_names(task: Task, data: Mapping[str, Any] | None) -> dict:
+    return {task.data_aliases.get(k, k): v for k, v in (data or {}).items()}
 
 
 def predict_run(run_dir: str | Path, *, inputs: Mapping[str, Any], weights: str = "best",

@@ -177,6 +177,7 @@ class TextTask(Task):
     """
 
     name = "text"
+    data_aliases = {"dataset": "input"}  # evaluate --dataset FILE scores a file, as in 0.1.0
     aliases = ("sentiment",)
     help = "classify texts: IMDB reviews or your own labelled texts"
     description = "Tokenize, pad and classify texts (the notebook's IMDB models)."
