@@ -570,9 +570,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from rnnlab.tasks import predict_run
-
     from rnnlab.cli_config import typed_overrides
+    from rnnlab.tasks import predict_run
 
     inputs = {"files": args.files, "text": args.text, "input": args.input,
               "data": typed_overrides(args).get("data", {})}

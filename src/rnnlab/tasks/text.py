@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -177,7 +177,7 @@ class TextTask(Task):
     """
 
     name = "text"
-    data_aliases = {"dataset": "input"}  # evaluate --dataset FILE scores a file, as in 0.1.0
+    data_aliases: ClassVar[dict[str, str]] = {"dataset": "input"}  # evaluate --dataset F
     aliases = ("sentiment",)
     help = "classify texts: IMDB reviews or your own labelled texts"
     description = "Tokenize, pad and classify texts (the notebook's IMDB models)."
