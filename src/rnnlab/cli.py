@@ -61,49 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = train.add_subparsers(dest="task", metavar="TASK", required=True)
     _task_parser(jobs, "classify")
 
-    forecast = _training(jobs.add_parser(
-        "forecast", help="forecast a time series (the notebook's, or your own CSV/Parquet)",
-        description="Train a sequence-to-sequence forecaster on windows of a series."),
-        "forecast")
-    forecast.add_argument("--series", default="synthetic", metavar="{synthetic,PATH}",
-                          help="the notebook's series or a CSV/Parquet file (synthetic)")
-    forecast.add_argument("--column", help="the value column of a file (default: the "
-                          "file's only numeric column)")
-    forecast.add_argument("--time-column", help="a time column (must be sorted); plots use "
-                          "it on the x-axis")
-    forecast.add_argument("--id-column", help="an id column for several series in one file")
-    forecast.add_argument("--missing", choices=["error", "drop", "interpolate"],
-                          default="error", help="missing values: error (stop at the first), "
-                          "drop (remove the row) or interpolate (fill linearly between "
-                          "neighbours) (default: error)")
-    forecast.add_argument("--window", type=int, default=20, help="input steps (20)")
-    forecast.add_argument("--horizon", type=int, default=1, help="values forecast (1)")
-    forecast.add_argument("--period", type=int, default=None,
-                          help="season length for the seasonal naive baseline")
-    forecast.add_argument("--sampler", choices=["uniform", "notebook"], default="uniform",
-                          help="synthetic window starts (the notebook's draw was normal)")
-    forecast.add_argument("--window-norm", choices=["auto", "none", "last"], default="auto")
-    forecast.add_argument("--model", choices=["rnn", "lstm", "gru"], default="rnn")
-    forecast.add_argument("--units", type=int, default=100)
-    forecast.add_argument("--layers", type=int, default=1)
-    forecast.add_argument("--activation", choices=["relu", "tanh"], default="relu")
-    forecast.add_argument("--dropout", type=float, default=0.0)
-    forecast.add_argument("--projection", choices=["dense", "wrapper"], default="dense",
-                          help="one Linear over all steps, or OutputProjectionWrapper")
-    forecast.add_argument("--direct-head", action="store_true",
-                          help="also predict all horizon values from the last state")
-    length = forecast.add_mutually_exclusive_group()
-    length.add_argument("--iterations", type=int, default=None,
-                        help="batches for the synthetic series (1500)")
-    length.add_argument("--epochs", type=int, default=None,
-                        help="passes over a file's training windows (20)")
-    g = forecast.add_argument_group("training")
-    g.add_argument("--batch-size", type=int, default=50)
-    g.add_argument("--lr", type=float, default=1e-3)
-    g.add_argument("--clip-grad-norm", type=float, default=None, metavar="X")
-    g.add_argument("--schedule", choices=["none", "step", "cosine", "plateau"], default="none")
-    g.add_argument("--patience", type=int, default=None, metavar="N")
-    forecast.set_defaults(handler=_cmd_train_forecast)
+    _task_parser(jobs, "forecast")
 
     show = _common(sub.add_parser(
         "forecast", help="score a forecasting run on held-out data, with baselines",
@@ -115,40 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(handler=_cmd_forecast)
 
-    sentiment = _training(jobs.add_parser(
-        "text", aliases=["sentiment"],
-        help="classify texts: IMDB reviews or your own labelled texts",
-        description="Tokenize, pad and classify texts (the notebook's IMDB models)."),
-        "sentiment")
-    source = sentiment.add_mutually_exclusive_group()
-    source.add_argument("--data-dir", help="folder holding aclImdb/")
-    source.add_argument("--tarball", help="aclImdb_v1.tar.gz (read without extracting)")
-    source.add_argument("--input", help="your texts: a folder per class, a CSV/JSONL file, or "
-                        "a text file of '__label__X text' lines")
-    sentiment.add_argument("--download", action="store_true",
-                           help="fetch aclImdb_v1.tar.gz when no source is given")
-    sentiment.add_argument("--text-column", default="text")
-    sentiment.add_argument("--label-column", default="label")
-    sentiment.add_argument("--model", default="flatten", choices=[
-        "flatten", "glove-flatten", "rnn", "lstm", "gru", "bag", "nbsvm"])
-    sentiment.add_argument("--maxlen", type=int, default=50, help="tokens per text (50)")
-    sentiment.add_argument("--num-words", type=int, default=10000, help="vocabulary (10000)")
-    sentiment.add_argument("--embedding", default="none", metavar="{none,glove-6b-50d,PATH}",
-                           help="pre-trained vectors (default: none, learnt)")
-    sentiment.add_argument("--embedding-dim", type=int, default=8,
-                           help="width of a learnt embedding (8)")
-    sentiment.add_argument("--freeze", action="store_true", help="keep pre-trained vectors fixed")
-    sentiment.add_argument("--train-size", type=int, default=None,
-                           help="train on only the first N training texts")
-    sentiment.add_argument("--units", type=int, default=32,
-                           help="dense units (glove-flatten) or recurrent units (32)")
-    sentiment.add_argument("--layers", type=int, default=1)
-    sentiment.add_argument("--bidirectional", action="store_true")
-    sentiment.add_argument("--dropout", type=float, default=0.0)
-    sentiment.add_argument("--bigrams", type=int, default=0, metavar="BUCKETS",
-                           help="bag and nbsvm models: hashed bigram buckets (0: unigrams only)")
-    _fit_options(sentiment, epochs=10, batch_size=32, lr=1e-3, optimizer="rmsprop")
-    sentiment.set_defaults(handler=_cmd_train_sentiment)
+    _task_parser(jobs, "text")
 
     w2v = _common(sub.add_parser(
         "word2vec", help="train word vectors (skip-gram or CBOW) on text files or folders",
@@ -227,8 +152,9 @@ def _training(parser: argparse.ArgumentParser, task: str, *,
     if not generated:
         _common(parser)
     g = parser.add_argument_group("run folder")
-    g.add_argument("--out", default=f"runs/{task}", metavar="RUN_DIR",
-                   help=f"run folder (default: runs/{task})")
+    g.add_argument("--out", default=None, metavar="RUN_DIR",
+                   help="run folder (default: runs/ + the command's task name, e.g. "
+                        f"runs/{task})")
     g.add_argument("--resume", action="store_true", help="continue the run in --out")
     g.add_argument("--overwrite", action="store_true", help="start over in an existing --out")
     steps = {"dest": "fit.max_steps", "default": argparse.SUPPRESS} if generated else {
@@ -244,30 +170,6 @@ def _training(parser: argparse.ArgumentParser, task: str, *,
                    help="stop when another process is silent this long "
                         "(default: $RNNLAB_DIST_TIMEOUT or 300)")
     return parser
-
-
-def _fit_options(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int,
-                 lr: float, optimizer: str = "adam") -> None:
-    g = parser.add_argument_group("training")
-    g.add_argument("--epochs", type=int, default=epochs, help=f"(default: {epochs})")
-    g.add_argument("--batch-size", type=int, default=batch_size,
-                   help=f"(default: {batch_size})")
-    g.add_argument("--lr", type=float, default=lr, help=f"learning rate (default: {lr:g})")
-    g.add_argument("--optimizer", choices=["adam", "rmsprop", "sgd"], default=optimizer,
-                   help=f"(default: {optimizer})")
-    g.add_argument("--schedule", choices=["none", "step", "cosine", "plateau"], default="none")
-    g.add_argument("--clip-grad-norm", type=float, default=None, metavar="X")
-    g.add_argument("--patience", type=int, default=None, metavar="N",
-                   help="stop after N epochs without validation improvement")
-
-
-def _fit_config(args: argparse.Namespace):
-    from rnnlab.train import FitConfig
-
-    return FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                     optimizer=args.optimizer, schedule=args.schedule,
-                     clip_grad_norm=args.clip_grad_norm, patience=args.patience,
-                     max_steps=args.max_steps, seed=args.seed, device=args.device)
 
 
 def _callbacks(args: argparse.Namespace):
@@ -324,39 +226,6 @@ def _cmd_tour(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_train_forecast(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from rnnlab.tasks.forecast import (
-        ForecastDataConfig,
-        ForecastModelConfig,
-        ForecastTaskConfig,
-        train_forecast,
-    )
-    from rnnlab.tasks.forecast_config import default_fit
-
-    data = ForecastDataConfig(
-        series=args.series, column=args.column, time_column=args.time_column,
-        id_column=args.id_column, missing=args.missing, window=args.window,
-        horizon=args.horizon, period=args.period, sampler=args.sampler,
-        window_norm=args.window_norm, iterations=args.iterations)
-    model = ForecastModelConfig(
-        cell=args.model, num_units=args.units, num_layers=args.layers,
-        activation=args.activation, dropout=args.dropout, projection=args.projection,
-        direct_head=args.direct_head)
-    fit = dataclasses.replace(
-        default_fit(), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        clip_grad_norm=args.clip_grad_norm, schedule=args.schedule, patience=args.patience,
-        seed=args.seed, device=args.device, max_steps=args.max_steps)
-    result = train_forecast(ForecastTaskConfig(data=data, model=model, fit=fit),
-                            _callbacks(args), args.out, resume=args.resume,
-                            overwrite=args.overwrite)
-    _print_history(result.history, args.out)
-    if result.evaluation is not None:
-        _print_forecast(result.evaluation)
-    return 0
-
-
 def _print_forecast(scores: dict) -> None:
     from rnnlab.distributed import is_main_process
 
@@ -387,24 +256,6 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         print(json.dumps(scores))
     else:
         _print_forecast(scores)
-    return 0
-
-
-def _cmd_train_sentiment(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.sentiment import SentimentConfig, train_sentiment
-
-    config = SentimentConfig(
-        data_dir=args.data_dir, tarball=args.tarball, input=args.input,
-        text_column=args.text_column, label_column=args.label_column,
-        download=args.download, model=args.model,
-        maxlen=args.maxlen, num_words=args.num_words, embedding=args.embedding,
-        embedding_dim=args.embedding_dim, freeze=args.freeze, train_size=args.train_size,
-        hidden=args.units, num_layers=args.layers, bidirectional=args.bidirectional,
-        dropout=args.dropout, bigram_buckets=args.bigrams)
-    _, history = train_sentiment(config, _fit_config(args), run_dir=args.out,
-                                 callbacks=_callbacks(args), resume=args.resume,
-                                 overwrite=args.overwrite)
-    _print_history(history, args.out)
     return 0
 
 
@@ -491,10 +342,13 @@ def _cmd_train_task(args: argparse.Namespace) -> int:
     from rnnlab.cli_config import typed_overrides
     from rnnlab.tasks import train_run
 
+    args.out = args.out or f"runs/{args.task}"  # as typed: "sentiment" keeps runs/sentiment
     result = train_run(args.task_name, None, args.out, overrides=typed_overrides(args),
                        resume=args.resume, overwrite=args.overwrite,
                        callbacks=_callbacks(args))
     _print_history(result.history, args.out)
+    if result.extras.get("evaluation") is not None:
+        _print_forecast(result.extras["evaluation"])
     return 0
 
 
@@ -573,8 +427,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from rnnlab.cli_config import typed_overrides
     from rnnlab.tasks import predict_run
 
-    inputs = {"files": args.files, "text": args.text, "input": args.input,
-              "data": typed_overrides(args).get("data", {})}
+    inputs = {"files": args.files, "text": args.text, "input": args.input}
+    data = typed_overrides(args).get("data")
+    if data:  # predict --dataset FILE (classify), the same data flags as train
+        inputs["data"] = data
     rows = predict_run(args.run_dir, inputs=inputs, weights=args.weights, device=args.device)
     if args.json:
         for row in rows:
