@@ -4,41 +4,44 @@ The engine (cells, unrolling) is re-exported here; see the README for a tour.
 """
 
 from rnnlab import errors
-from rnnlab.cells import BasicRNNCell, GRUCell, LSTMCell, RNNCellBase, init_keras_
 from rnnlab.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from rnnlab.convert import cells_from_torch
 from rnnlab.data.images import DATASETS, load_image_dataset
-from rnnlab.embeddings import (
-    WordVectors,
-    build_embedding_matrix,
-    embedding_layer,
-    load_pretrained,
-    load_word_vectors,
-    save_word_vectors,
-)
-from rnnlab.losses import nce_loss, sampled_softmax_loss
 from rnnlab.models.classifier import BNMLP, BNMLPConfig, ClassifierConfig, SequenceClassifier
 from rnnlab.models.text import TextClassifier, TextModelConfig
-from rnnlab.rnn import (
+from rnnlab.nn.cells import BasicRNNCell, GRUCell, LSTMCell, RNNCellBase, init_keras_
+from rnnlab.nn.convert import cells_from_torch
+from rnnlab.nn.losses import nce_loss, sampled_softmax_loss
+from rnnlab.nn.unroll import (
     bidirectional_dynamic_rnn,
     dynamic_rnn,
     reverse_sequence,
     stack_bidirectional_dynamic_rnn,
     static_rnn,
 )
-from rnnlab.runs import RunDir, load_run, register_task
-from rnnlab.runtime import resolve_device, seed_everything
-from rnnlab.text import Tokenizer, pad_sequences
-from rnnlab.train import Callback, FitConfig, History, TqdmProgress, accuracy, evaluate, fit
-from rnnlab.vectors import analogy, evaluate_analogies, evaluate_word_pairs, most_similar
-from rnnlab.word2vec import Word2VecConfig, train_word2vec
-from rnnlab.wrappers import (
+from rnnlab.nn.wrappers import (
     DropoutWrapper,
     MultiRNNCell,
     OutputProjectionWrapper,
     ResidualWrapper,
     begin_sequence,
 )
+from rnnlab.runs import RunDir, load_run, register_task
+from rnnlab.runtime import resolve_device, seed_everything
+from rnnlab.text import Tokenizer, pad_sequences
+from rnnlab.train import Callback, FitConfig, History, TqdmProgress, accuracy, evaluate, fit
+from rnnlab.vectors import (
+    WordVectors,
+    analogy,
+    build_embedding_matrix,
+    embedding_layer,
+    evaluate_analogies,
+    evaluate_word_pairs,
+    load_pretrained,
+    load_word_vectors,
+    most_similar,
+    save_word_vectors,
+)
+from rnnlab.word2vec import Word2VecConfig, train_word2vec
 
 __version__ = "0.1.0"
 

@@ -277,7 +277,7 @@ def _cmd_word2vec(args: argparse.Namespace) -> int:
 
 
 def _load_vectors(path: str):
-    from rnnlab.embeddings import load_pretrained
+    from rnnlab.vectors import load_pretrained
 
     return load_pretrained(path)
 

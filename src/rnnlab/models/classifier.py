@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnlab.cells import BasicRNNCell, GRUCell, LSTMCell, RNNCellBase, init_keras_
 from rnnlab.errors import ConfigError, ShapeError, choice_error
 from rnnlab.models.bnmlp import BNMLP, BNMLPConfig
 from rnnlab.models.masked import POOLINGS, ConvFrontEnd, SequencePooling, valid_mask
-from rnnlab.rnn import bidirectional_dynamic_rnn, check_sequence_length, dynamic_rnn
+from rnnlab.nn.cells import BasicRNNCell, GRUCell, LSTMCell, RNNCellBase, init_keras_
+from rnnlab.nn.unroll import bidirectional_dynamic_rnn, check_sequence_length, dynamic_rnn
 
 __all__ = ["BNMLP", "CELLS", "POOLINGS_ALL", "BNMLPConfig", "ClassifierConfig",
            "SequenceClassifier", "config_dict", "make_cell"]

@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rnnlab.distributed import detect_env, is_main_process
-from rnnlab.embeddings import WordVectors, save_word_vectors
 from rnnlab.errors import ConfigError, DataNotFoundError
+from rnnlab.vectors import WordVectors, save_word_vectors
 from rnnlab.word2vec import (
     Word2VecConfig,
     Word2VecProgress,

@@ -55,8 +55,8 @@ import torch.distributed as dist
 
 from rnnlab import distributed as rdist
 from rnnlab.config import from_dict
-from rnnlab.embeddings import WordVectors, load_word_vectors, save_word_vectors
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.vectors import WordVectors, load_word_vectors, save_word_vectors
 from rnnlab.word2vec import kernels as K
 from rnnlab.word2vec.config import Word2VecConfig
 from rnnlab.word2vec.engine import Rounds, Word2VecProgress, run_rounds

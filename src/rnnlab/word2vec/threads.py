@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from rnnlab.embeddings import WordVectors
+from rnnlab.vectors import WordVectors
 from rnnlab.word2vec import kernels as K
 from rnnlab.word2vec.config import Word2VecConfig
 from rnnlab.word2vec.engine import Rounds, Word2VecProgress, run_rounds
