@@ -14,7 +14,9 @@ from rnnlab.nn import unroll
 from rnnlab.nn.unroll import resolve_backend
 
 CASES = [  # (cell, backend, with lengths, expected)
-    (lambda: rnnlab.BasicRNNCell(3, 4), "auto", False, "fused"),
+    (lambda: rnnlab.BasicRNNCell(3, 4), "auto", False, "kernel"),  # faster on the CPU
+    (lambda: rnnlab.GRUCell(3, 4), "auto", False, "kernel"),
+    (lambda: rnnlab.LSTMCell(3, 4), "auto", False, "fused"),
     (lambda: rnnlab.BasicRNNCell(3, 4), "auto", True, "kernel"),
     (lambda: rnnlab.BasicRNNCell(3, 4), "fused", True, "fused"),
     (lambda: rnnlab.BasicRNNCell(3, 4), "loop", False, "loop"),

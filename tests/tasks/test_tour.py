@@ -31,14 +31,14 @@ def test_the_last_step_checks_each_comparison_against_the_tolerance():
 
 
 def test_backends_are_named_as_dynamic_rnn_ran_them():
-    # On the CPU dynamic_rnn runs PyTorch's fused kernel without lengths and rnnlab's
-    # kernel with them (resolve_backend is tested against what runs in tests/nn).
+    # On the CPU dynamic_rnn runs the tour's RNN on rnnlab's kernel, with lengths and
+    # without (faster there; resolve_backend is tested against what runs in tests/nn).
     tour = run_tour(seed=0)
     text = {s.title: s.text for s in tour}
-    assert "(ran on the fused backend)" in text["Dynamic unrolling"]
+    assert "(ran on the kernel backend)" in text["Dynamic unrolling"]
     assert "(ran on the kernel backend)" in text["Setting the sequence length"]
     names = list(tour.differences)
-    assert names[:2] == ["static vs dynamic, fused (no lengths)",
+    assert names[:2] == ["static vs dynamic, kernel (no lengths)",
                          "static vs dynamic, kernel (lengths)"]
     assert {"kernel vs fused backend (lengths)", "kernel vs loop backend (lengths)"} <= set(names)
     assert "fused vs loop backend" not in text["All ways agree"]  # the old, untrue label

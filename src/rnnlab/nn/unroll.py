@@ -18,9 +18,10 @@ sequences give, so results match ``nn.RNN``/``nn.LSTM``/``nn.GRU`` on packed inp
   :mod:`rnnlab.nn.rnn_kernel`): one autograd node per layer with a hand-written
   backward, which works only on each sequence's valid steps.
 
-``"auto"`` (the default) picks PyTorch's kernels for a fusable cell without lengths (and
-on CUDA, where cuDNN takes packed sequences natively); rnnlab's kernels for lengths on
-the CPU and for LSTMs with peepholes or clipping; the loop for everything else.
+``"auto"`` (the default) picks, on the CPU, rnnlab's kernels for lengths, for RNNs and GRUs
+(faster than PyTorch's there even without lengths) and for LSTMs with peepholes or
+clipping, and PyTorch's kernels for a plain LSTM without lengths; on CUDA, PyTorch's (cuDNN
+takes packed sequences natively); the loop for everything else.
 :func:`resolve_backend` says which one a call runs.
 
 Why not PyTorch's packed sequences on the CPU? They are exact but slow there (measured
@@ -162,6 +163,12 @@ def dynamic_rnn(
     return (outputs if time_major else outputs.transpose(0, 1)), state
 
 
+# Measured by bench/unroll.py (BENCHMARKS.md): on the CPU, without lengths, rnnlab's own
+# sequence kernels run tanh/relu RNNs and GRUs at 0.66x-0.88x of PyTorch's fused kernels at
+# every size tried; the LSTM kernel is slower at T=28 (1.18x), so LSTMs stay on PyTorch's.
+KERNEL_FASTER_ON_CPU = ("RNN_TANH", "RNN_RELU", "GRU")
+
+
 def resolve_backend(cell: RNNCellBase, backend: str = "auto", sequence_length=None,
                     device=None) -> str:
     """Which backend :func:`dynamic_rnn` runs for these arguments: "fused", "kernel" or "loop".
@@ -180,7 +187,7 @@ def resolve_backend(cell: RNNCellBase, backend: str = "auto", sequence_length=No
         ConfigError: ``backend`` is unknown, or names a backend the cell cannot run on.
 
     Example:
-        >>> cell = rnnlab.BasicRNNCell(3, 5)
+        >>> cell = rnnlab.LSTMCell(3, 5)
         >>> resolve_backend(cell), resolve_backend(cell, sequence_length=[2, 1])
         ('fused', 'kernel')
     """
@@ -206,7 +213,8 @@ def _resolve(cell: RNNCellBase, backend: str, has_lengths: bool, is_cuda: bool):
     if spec is None:
         return None, "loop"
     if backend == "kernel" or (backend == "auto" and (
-            not spec.torch_fusable or (has_lengths and not is_cuda))):
+            not spec.torch_fusable or (not is_cuda and (
+                has_lengths or spec.mode in KERNEL_FASTER_ON_CPU)))):
         return spec, "kernel"
     return spec, "fused"
 
