@@ -36,16 +36,17 @@ GENERATED = {  # name: make_sequences arguments (train and test differ by seed)
     "gen-4x2-long": dict(n=200, num_classes=4, num_features=2, min_length=30,
                          max_length=300, level=0.4),
 }
+LONG = {"epochs": 300, "patience": 50}
+CONV = {"conv_channels": 32, "conv_kernel": 9}
 CANDIDATES = {  # --select: name -> classify overrides (model part, fit part)
     "gru64-bi-mean": ({"model": "gru", "units": 64, "bidirectional": True,
                        "pooling": "mean"}, {}),
-    "gru64-bi-mean-conv": ({"model": "gru", "units": 64, "bidirectional": True,
-                            "pooling": "mean", "conv_channels": 32, "conv_kernel": 5}, {}),
-    "lstm64-bi-mean": ({"model": "lstm", "units": 64, "bidirectional": True,
-                        "pooling": "mean"}, {}),
-    "gru64-bi-attention": ({"model": "gru", "units": 64, "bidirectional": True,
-                            "pooling": "attention"}, {}),
-    "gru128-last": ({"model": "gru", "units": 128, "pooling": "last"}, {}),
+    "gru64-bi-mean-conv-long": ({"model": "gru", "units": 64, "bidirectional": True,
+                                 "pooling": "mean", **CONV}, LONG),
+    "gru64-bi-max-conv-long": ({"model": "gru", "units": 64, "bidirectional": True,
+                                "pooling": "max", **CONV}, LONG),
+    "lstm64-bi-mean-conv-long": ({"model": "lstm", "units": 64, "bidirectional": True,
+                                  "pooling": "mean", **CONV}, LONG),
 }
 
 

@@ -308,7 +308,7 @@ def _cmd_vectors_evaluate(args: argparse.Namespace) -> int:
     scores = evaluate_vectors(_load_vectors(args.vectors_file), args.analogies, args.pairs,
                               restrict_vocab=args.restrict_vocab)
     if args.json:
-        print(json.dumps(scores))
+        print(_compact(scores))
     else:
         for key, value in scores.items():
             print(f"{key}: {value}")
