@@ -70,3 +70,23 @@ def test_old_paths_are_thin():
             code = [line for line in path.read_text().splitlines()
                     if line.strip() and not line.lstrip().startswith("#")]
             assert len(code) <= 40, f"rnnlab/{name}.py should only re-export ({len(code)} lines)"
+
+
+# Compiled kernels read as one loop nest; everything else fits on a screen or two.
+KERNEL_MODULES = {"nn/lstm_kernel.py", "nn/rnn_kernel.py", "word2vec/kernels.py",
+                  "_text_kernels.py"}
+MAX_LINES = 120
+
+
+def test_no_function_is_longer_than_about_a_screen():
+    long = []
+    for _, path in _modules():
+        rel = str(path.relative_to(SRC))
+        if rel in KERNEL_MODULES:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_LINES:
+                    long.append(f"{rel}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, "\n".join(long)
