@@ -112,3 +112,26 @@ def test_a_run_written_by_0_1_0_evaluates_predicts_and_resumes(tmp_path, capsys)
     config = json.loads((run / "config.json").read_text())
     assert config["version"] == 2 and config["config"]["model"]["model"] == "gru"
     assert config["config"]["model"]["units"] == 4
+
+
+def test_ctrl_c_says_how_to_resume(monkeypatch, tmp_path, capsys):
+    import rnnlab.tasks as tasks
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tasks, "train_run", interrupted)
+    run = tmp_path / "run"
+    assert cli.main(["train", "classify", *TINY, "--out", str(run)]) == 130
+    err = capsys.readouterr().err
+    assert f"rnnlab train classify --resume --out {run}" in err
+
+
+def test_config_json_holds_values_as_given(tmp_path):
+    run = tmp_path / "run"
+    assert cli.main(["train", "classify", *TINY, "--lr", "0.1", "--dropout", "0.1",
+                     "--out", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["fit"]["lr"] == 0.1 and config["config"]["model"]["dropout"] == 0.1
+    assert config["fit"]["val_split"] == 0.0  # validation is given, not a fudged fraction
+    assert config["config"]["fit"] == config["fit"]  # one value per setting
