@@ -398,6 +398,42 @@ def test_silent_peer_stops_the_others_within_the_timeout(tmp_path):
     assert load_checkpoint(run / "last.safetensors").step == 2
 
 
+# Counts this process's threads (Linux) around a data-parallel fit; the gloo threads of the
+# group must all be gone once the session ends, or one of them can outlive Python and abort
+# the process at exit (SIGABRT, "terminate called without an active exception").
+THREADS_SRC = '''
+import json, os, sys
+import torch
+from torch import nn
+from rnnlab import distributed
+from rnnlab.train import FitConfig, fit
+
+torch.set_num_threads(1)
+torch.zeros(1).sum()
+before = len(os.listdir("/proc/self/task"))
+with distributed.distributed_session(device="cpu", timeout_s=60):
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    fit(nn.Linear(4, 3), (x, y), loss_fn=nn.functional.cross_entropy,
+        config=FitConfig(epochs=1, batch_size=8, device="cpu", plot=False))
+after = len(os.listdir("/proc/self/task"))
+with open(sys.argv[1] + "." + os.environ["RANK"], "w") as f:
+    json.dump([before, after], f)
+'''
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_the_group_threads_are_gone_when_the_session_ends(tmp_path):
+    (tmp_path / "dist_threads.py").write_text(THREADS_SRC)
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(SRC),
+                                          os.environ.get("PYTHONPATH", "")])}
+    report = tmp_path / "threads"
+    launch_local(2, [str(report)], module="dist_threads", env=env, timeout_s=60, threads=1)
+    for rank in range(2):
+        before, after = json.loads((tmp_path / f"threads.{rank}").read_text())
+        assert after == before, f"rank {rank}: {after - before} thread(s) left after shutdown"
+
+
 def _cli_has_nproc() -> bool:
     import inspect
 

@@ -321,6 +321,7 @@ def init_distributed(*, timeout_s: float | None = None, device: str = "auto") ->
                               "one process per GPU, or use --device cpu")
         torch.cuda.set_device(env.local_rank)
         kwargs["device_id"] = torch.device("cuda", env.local_rank)
+    _import_group_defaults()
     try:
         dist.init_process_group(backend, init_method="env://", rank=env.rank,
                                 world_size=env.world_size, timeout=timedelta(seconds=seconds),
@@ -333,6 +334,22 @@ def init_distributed(*, timeout_s: float | None = None, device: str = "auto") ->
     logger.info("joined job: rank %d of %d (local rank %d), backend %s, timeout %g s",
                 env.rank, env.world_size, env.local_rank, backend, seconds)
     return current()
+
+
+def _import_group_defaults() -> None:
+    """Import torch modules whose default arguments capture the default group, before it exists.
+
+    ``torch.distributed.nn`` declares ``def broadcast(tensor, src, group=group.WORLD)`` and
+    friends: the default is evaluated on import. torch imports it lazily (``torch._dynamo``,
+    which the first ``optimizer.step()`` imports, pulls it in), so imported after
+    ``init_process_group`` those defaults hold the live group forever and
+    ``destroy_process_group`` can no longer free it. Its gloo worker threads then outlive
+    Python: one that drops its last work (a tensor with a Python object) after interpreter
+    finalization began tries to take the GIL, is made to exit inside a noexcept C++ frame,
+    and the process dies with SIGABRT ("terminate called without an active exception").
+    Imported now, the defaults are None and shutdown joins every gloo thread.
+    """
+    import torch.distributed.nn  # noqa: F401
 
 
 def shutdown() -> None:
