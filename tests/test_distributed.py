@@ -458,3 +458,21 @@ def test_cli_trains_on_two_local_processes(tmp_path):
     assert done.stdout.count("run folder:") == 1  # printed by rank 0 only
     assert json.loads((run / "config.json").read_text())["distributed"]["world_size"] == 2
     assert load_checkpoint(run / "last.safetensors").step == 4
+
+
+@pytest.mark.parametrize("rank, shown", [(0, 1), (1, 0)])
+def test_a_warning_is_shown_by_rank_zero_only(monkeypatch, rank, shown):
+    import warnings
+
+    monkeypatch.setattr(distributed, "current", lambda: FakeGroup(rank, 2, rank, "gloo"))
+    x, y = _NS["make_data"]()
+
+    def loss_fn(outputs, targets):
+        warnings.warn("the same on every rank", UserWarning, stacklevel=1)
+        return nn.functional.cross_entropy(outputs, targets)
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        fit(nn.Linear(4, 3), (x, y), loss_fn=loss_fn,
+            config=FitConfig(epochs=2, batch_size=8, val_split=0.25, device="cpu"))
+    assert len(seen) == shown

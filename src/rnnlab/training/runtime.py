@@ -48,7 +48,7 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         raise choice_error("device", name, DEVICES)
     if base == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        logger.info("device auto -> %s", device)
+        logger.debug("device auto -> %s", device)  # a detail: shown with --debug only
         return device
     if base == "cuda":
         if not torch.cuda.is_available():

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -223,8 +224,13 @@ class DataParallel(SingleProcess):
 
     @contextlib.contextmanager
     def guard(self, kept):
+        """Also: a Python warning is shown once per job, by rank 0, not once per process
+        (every rank runs the same code and would warn the same)."""
         try:
-            yield
+            with warnings.catch_warnings():
+                if not self.is_main:
+                    warnings.simplefilter("ignore")
+                yield
         except Exception as e:
             if not distributed.is_comm_error(e):
                 raise
