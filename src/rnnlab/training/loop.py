@@ -107,7 +107,7 @@ def fit(
                  overwrite, run_config, strategy)
     model, optimizer, scheduler, fns, ckpt = s.model, s.optimizer, s.scheduler, s.fns, s.ckpt
     with strategy.guard(ckpt.kept):
-        state, resumed = strategy.setup(lambda: (_claim(s, strategy), ckpt.start(s.device))[1])
+        state, resumed = strategy.setup(lambda: _start(s, strategy))
         strategy.check_resumed(resumed, ckpt.run.last if ckpt.run else None)
         strategy.seed(config.seed, resumed=resumed, step=state.step)
         callbacks = tuple(callbacks) if strategy.is_main else ()  # rank 0 only
@@ -264,11 +264,13 @@ def _run_flags(run_dir, resume: bool | None, overwrite: bool | None) -> tuple[bo
     return bool(resume), bool(overwrite)
 
 
-def _claim(s: _Setup, strategy) -> None:
-    """Claim a run folder given as a path (a claimed ``RunDir`` is used as it is)."""
+def _start(s: _Setup, strategy):
+    """Claim a run folder given as a path (a claimed ``RunDir`` is used as it is), then
+    start the run fresh or from its checkpoint: ``(state, resumed)``."""
     if s.run_dir is not None and s.ckpt.run is None:
         s.ckpt.run = claim_run(s.run_dir, resume=s.resume, overwrite=s.overwrite,
                                main=strategy.is_main)
+    return s.ckpt.start(s.device)
 
 
 def _out_of_steps(config: FitConfig, step: int) -> bool:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import io
 import json
 import logging
@@ -322,7 +321,3 @@ def claim_run(run_dir: str | os.PathLike | RunDir, *, resume: bool, overwrite: b
             stale.unlink()
     return run
 
-
-def as_claimed(run: RunDir, **changes: Any) -> RunDir:
-    """``run`` with some of its claim fields changed (``writable=False``, ...)."""
-    return dataclasses.replace(run, **changes)
