@@ -44,8 +44,8 @@ import time
 import torch
 from torch import nn
 
-import rnnlab.train
 from rnnlab import distributed
+from rnnlab.training import faults
 from rnnlab.train import FitConfig, accuracy, fit
 
 
@@ -84,9 +84,9 @@ def main():
     rank = int(os.environ["RANK"])
     if rank == job.get("fault_rank"):
         if "fault" in job:
-            os.environ["RNNLAB_FAULT"] = job["fault"]
+            faults.install(faults.kill_at(job["fault"]))
         if "stop_at" in job:
-            rnnlab.train.fault_point = _stop_at(job["stop_at"], job["report"] + ".stopped")
+            faults.install(_stop_at(job["stop_at"], job["report"] + ".stopped"))
     # Line the processes up after their slow imports, so that a short timeout bounds only
     # the failure under test, never a late start on a loaded machine.
     ready, world = job["report"] + ".ready", int(os.environ["WORLD_SIZE"])
@@ -132,7 +132,7 @@ def _assert_close_runs(run_dir: Path, model: nn.Module, history) -> None:
     rows = _rows(run_dir)
     assert len(rows) == len(history.rows)
     for got, want in zip(rows, history.rows, strict=True):
-        assert got.keys() == want.keys()
+        assert got.keys() - {"seconds"} == want.keys()  # the CSV also has the wall time
         for key in want:
             assert got[key] == pytest.approx(want[key], abs=ATOL), key
 
@@ -290,7 +290,7 @@ def test_only_rank_zero_writes_files_and_runs_callbacks(tmp_path, monkeypatch):
 def test_rank_zero_records_the_global_batch(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(distributed, "current", lambda: FakeGroup(0, 2, 0, "gloo"))
     x, y = _NS["make_data"]()
-    with caplog.at_level("INFO", logger="rnnlab.train"):
+    with caplog.at_level("INFO", logger="rnnlab.training"):
         fit(nn.Linear(4, 3), (x, y), loss_fn=nn.functional.cross_entropy,
             config=FitConfig(epochs=1, batch_size=8, device="cpu", plot=False),
             run_dir=tmp_path)
@@ -398,6 +398,42 @@ def test_silent_peer_stops_the_others_within_the_timeout(tmp_path):
     assert load_checkpoint(run / "last.safetensors").step == 2
 
 
+# Counts this process's threads (Linux) around a data-parallel fit; the gloo threads of the
+# group must all be gone once the session ends, or one of them can outlive Python and abort
+# the process at exit (SIGABRT, "terminate called without an active exception").
+THREADS_SRC = '''
+import json, os, sys
+import torch
+from torch import nn
+from rnnlab import distributed
+from rnnlab.train import FitConfig, fit
+
+torch.set_num_threads(1)
+torch.zeros(1).sum()
+before = len(os.listdir("/proc/self/task"))
+with distributed.distributed_session(device="cpu", timeout_s=60):
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    fit(nn.Linear(4, 3), (x, y), loss_fn=nn.functional.cross_entropy,
+        config=FitConfig(epochs=1, batch_size=8, device="cpu", plot=False))
+after = len(os.listdir("/proc/self/task"))
+with open(sys.argv[1] + "." + os.environ["RANK"], "w") as f:
+    json.dump([before, after], f)
+'''
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_the_group_threads_are_gone_when_the_session_ends(tmp_path):
+    (tmp_path / "dist_threads.py").write_text(THREADS_SRC)
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(SRC),
+                                          os.environ.get("PYTHONPATH", "")])}
+    report = tmp_path / "threads"
+    launch_local(2, [str(report)], module="dist_threads", env=env, timeout_s=60, threads=1)
+    for rank in range(2):
+        before, after = json.loads((tmp_path / f"threads.{rank}").read_text())
+        assert after == before, f"rank {rank}: {after - before} thread(s) left after shutdown"
+
+
 def _cli_has_nproc() -> bool:
     import inspect
 
@@ -422,3 +458,21 @@ def test_cli_trains_on_two_local_processes(tmp_path):
     assert done.stdout.count("run folder:") == 1  # printed by rank 0 only
     assert json.loads((run / "config.json").read_text())["distributed"]["world_size"] == 2
     assert load_checkpoint(run / "last.safetensors").step == 4
+
+
+@pytest.mark.parametrize("rank, shown", [(0, 1), (1, 0)])
+def test_a_warning_is_shown_by_rank_zero_only(monkeypatch, rank, shown):
+    import warnings
+
+    monkeypatch.setattr(distributed, "current", lambda: FakeGroup(rank, 2, rank, "gloo"))
+    x, y = _NS["make_data"]()
+
+    def loss_fn(outputs, targets):
+        warnings.warn("the same on every rank", UserWarning, stacklevel=1)
+        return nn.functional.cross_entropy(outputs, targets)
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        fit(nn.Linear(4, 3), (x, y), loss_fn=loss_fn,
+            config=FitConfig(epochs=2, batch_size=8, val_split=0.25, device="cpu"))
+    assert len(seen) == shown

@@ -61,3 +61,12 @@ def test_set_threads():
     for bad in (0, -2, 1.0):
         with pytest.raises(ConfigError, match="threads="):
             set_threads(bad)
+
+
+def test_auto_device_choice_is_a_debug_detail(caplog):
+    with caplog.at_level("INFO", logger="rnnlab"):
+        resolve_device("auto")
+    assert "device auto" not in caplog.text
+    with caplog.at_level("DEBUG", logger="rnnlab"):
+        resolve_device("auto")
+    assert "device auto ->" in caplog.text

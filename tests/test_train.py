@@ -17,7 +17,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 import rnnlab
-from rnnlab.checkpoint import FAULT_ENV, load_checkpoint
+import rnnlab.training
+from rnnlab.checkpoint import load_checkpoint
 from rnnlab.errors import ConfigError, ShapeError, TrainingError
 from rnnlab.runs import RunDir
 from rnnlab.train import Callback, FitConfig, TqdmProgress, accuracy, evaluate, fit
@@ -57,6 +58,11 @@ def train(run_dir, unit, resume=False, callbacks=(), overwrite=False, **override
 _NS: dict = {}
 exec(TRAIN_SRC, _NS)
 train, make_data, make_model = _NS["train"], _NS["make_data"], _NS["make_model"]
+
+
+def _untimed(rows: list[dict]) -> list[dict]:
+    """Rows without their wall ``seconds``, which no two runs share."""
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def _same_state(a: nn.Module | dict, b: nn.Module | dict) -> bool:
@@ -122,8 +128,8 @@ def test_two_runs_with_one_seed_are_identical_and_another_seed_differs():
     m1, h1 = train(None, "epoch")
     m2, h2 = train(None, "epoch")
     _, h3 = train(None, "epoch", seed=8)
-    assert h1.rows == h2.rows and _same_state(m1, m2)
-    assert h1.rows != h3.rows
+    assert _untimed(h1.rows) == _untimed(h2.rows) and _same_state(m1, m2)
+    assert _untimed(h1.rows) != _untimed(h3.rows)
 
 
 def test_validation_split_is_the_end_of_the_data_unshuffled():
@@ -228,7 +234,7 @@ def test_run_folder_files(tmp_path):
     run = RunDir(tmp_path / "run")
     config = run.load_config()
     assert config["task"] == "kill-test" and config["fit"]["seed"] == 7
-    assert run.read_metrics() == h.rows  # floats survive the CSV exactly
+    assert _untimed(run.read_metrics()) == h.rows  # floats survive the CSV exactly
     assert json.loads(run.metrics_json.read_text())["final"] == h.rows[-1]
     assert run.curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     last = load_checkpoint(run.last)
@@ -254,9 +260,9 @@ def reference(tmp_path_factory):
 def _check_resumed(folder: Path, unit: str, reference) -> None:
     model, history = train(folder, unit, resume=True)
     ref_model, ref_history, ref_best = reference[unit]
-    assert history.rows == ref_history.rows
+    assert _untimed(history.rows) == _untimed(ref_history.rows)
     assert _same_state(model, ref_model)
-    assert RunDir(folder).read_metrics() == ref_history.rows
+    assert _untimed(RunDir(folder).read_metrics()) == _untimed(ref_history.rows)
     assert _same_state(load_checkpoint(folder / "best.safetensors").model_state, ref_best)
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
 
@@ -287,7 +293,8 @@ results = []
 for run_dir, unit, fault in json.loads(sys.argv[1]):
     pid = os.fork()
     if pid == 0:
-        os.environ["RNNLAB_FAULT"] = fault
+        from rnnlab.training import faults
+        faults.install(faults.kill_at(fault))
         try:
             train(run_dir, unit)
             os._exit(0)
@@ -319,7 +326,6 @@ def test_kill_9_at_any_point_leaves_a_loadable_checkpoint_and_resume_is_exact(tm
     jobs = [(str(tmp_path / f"run{i}"), unit, fault) for i, (unit, fault) in enumerate(scenarios)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(rnnlab.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
-    env.pop(FAULT_ENV, None)
     done = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(jobs)], env=env,
                           capture_output=True, text=True, timeout=100)
     assert done.returncode == 0, done.stderr
@@ -442,3 +448,119 @@ def test_bad_arguments():
         fit(make_model(), (x, y), loss_fn=loss, config=FitConfig(device="cpu"), resume=True)
     with pytest.raises(ConfigError, match="leaves 0 for validation"):
         fit(make_model(), (x, y), loss_fn=loss, config=FitConfig(val_split=0.01, device="cpu"))
+
+
+# --------------------------------------------------------------------------- issue 13 items
+
+
+def _folder_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_refused_fit_changes_no_byte_of_the_run_folder(tmp_path):
+    folder = tmp_path / "run"
+    train(folder, "step")
+    (folder / ".last.safetensors.123.tmp").write_bytes(b"a killed write")  # left by a kill
+    (folder / "tokenizer.json").write_text('{"words": []}')  # a task's artefact
+    before = _folder_bytes(folder)
+    with pytest.raises(ConfigError, match="already holds a run; pass resume=True"):
+        train(folder, "step")
+    with pytest.raises(ConfigError, match="contradict"):
+        train(folder, "step", resume=True, overwrite=True)
+    with pytest.raises(ConfigError, match="monitor="):  # a bad argument, with overwrite
+        train(folder, "step", overwrite=True, monitor="nope")
+    assert _folder_bytes(folder) == before
+
+
+def test_resume_of_a_folder_without_a_run_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="holds no run to resume"):
+        train(tmp_path / "none", "step", resume=True)
+    assert not (tmp_path / "none").exists()
+
+
+def test_fit_takes_a_claimed_run_folder_and_keeps_what_the_task_wrote(tmp_path):
+    run = rnnlab.training.claim_run(tmp_path / "run", resume=False, overwrite=False)
+    assert run.claimed == "fresh" and (tmp_path / "run").is_dir()
+    run.save_json("tokenizer.json", {"words": ["a"]})
+    _, history = train(run, "epoch")
+    assert run.load_json("tokenizer.json") == {"words": ["a"]}
+    assert run.load_config()["task"] == "kill-test"
+    with pytest.raises(ConfigError, match="claimed with resume=False"):
+        train(run, "epoch", resume=True)
+    again = rnnlab.training.claim_run(tmp_path / "run", resume=True, overwrite=False)
+    _, resumed = train(again, "epoch", resume=True)
+    assert resumed.rows == history.rows
+
+
+def test_each_epoch_records_its_wall_seconds_in_metrics_csv(tmp_path):
+    _, history = train(tmp_path / "run", "epoch")
+    with open(tmp_path / "run" / "metrics.csv", newline="") as f:
+        header = f.readline().strip().split(",")
+    assert header == ["epoch", "step", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
+                      "seconds"]
+    seconds = [row["seconds"] for row in RunDir(tmp_path / "run").read_metrics()]
+    assert len(seconds) == 3 and all(isinstance(s, float) and s >= 0 for s in seconds)
+    assert "seconds" not in history.rows[0]  # history rows repeat with the seed
+
+
+def test_off_a_terminal_progress_is_one_plain_line_per_epoch():
+    piped = io.StringIO()
+    x, y = make_data(16)
+    fit(make_model(), (x, y), loss_fn=nn.functional.cross_entropy, metrics=[accuracy],
+        callbacks=[rnnlab.training.EpochLines(file=piped)],
+        config=FitConfig(epochs=2, batch_size=8, device="cpu"))
+    lines = piped.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert "\r" not in piped.getvalue() and "loss=" in lines[0] and " s)" in lines[0]
+
+
+def test_on_a_terminal_the_epoch_line_never_splits_a_bar():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    shown = Tty()
+    x, y = make_data(24)
+    fit(make_model(), (x, y), loss_fn=nn.functional.cross_entropy, metrics=[accuracy],
+        callbacks=[TqdmProgress(file=shown)],
+        config=FitConfig(epochs=2, batch_size=8, device="cpu"))
+    lines = shown.getvalue().split("\n")
+    epoch_lines = [i for i, line in enumerate(lines) if line.startswith("epoch 1/2: ")]
+    assert len(epoch_lines) == 1, lines
+    i = epoch_lines[0]
+    assert "\r" not in lines[i] and "%|" not in lines[i]  # a whole line, not inside a bar
+    assert "3/3" in lines[i - 1].split("\r")[-1]  # after the finished bar of epoch 1
+    assert lines[i + 1].split("\r")[-1].startswith("epoch 2/2")  # then epoch 2's bar
+
+
+def test_a_warning_inside_the_loop_is_shown_once_not_once_per_epoch():
+    x, y = make_data(16)
+
+    def loss_fn(outputs, targets):
+        import warnings
+        warnings.warn("a warning from the loss", UserWarning, stacklevel=1)
+        return nn.functional.cross_entropy(outputs, targets)
+
+    import warnings
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        fit(make_model(), (x, y), loss_fn=loss_fn, config=FitConfig(
+            epochs=3, batch_size=8, device="cpu", schedule="step", step_size=1))
+    assert [str(w.message) for w in seen] == ["a warning from the loss"]
+
+
+def test_the_fault_hook_is_installed_by_the_test_not_read_from_the_environment(monkeypatch):
+    from rnnlab.training import faults
+
+    reached = []
+    monkeypatch.setenv("RNNLAB_FAULT", "step:1")  # read by nothing any more
+    faults.install(lambda point, step: reached.append((point, step)))
+    try:
+        fit(make_model(), make_data(16), loss_fn=nn.functional.cross_entropy,
+            config=FitConfig(epochs=1, batch_size=8, device="cpu"))
+    finally:
+        faults.uninstall()
+    assert reached == [("step", 1), ("step", 2)]
+    with pytest.raises(ConfigError, match="fault spec 'nowhere'"):
+        faults.kill_at("nowhere")

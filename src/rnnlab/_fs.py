@@ -37,7 +37,7 @@ def atomic_write_bytes(
         data: the complete new contents.
         hook: called with the stage name ("before_write", "mid_write", "before_replace",
             "after_replace") as each is reached; the fault-injection tests kill the
-            process there (see ``rnnlab.checkpoint.fault_point``).
+            process there (see ``rnnlab.training.faults``).
 
     Returns:
         ``path`` as a ``Path``.
