@@ -17,6 +17,7 @@ from rnnlab import cli
 from rnnlab.config import from_dict
 from rnnlab.runs import RunDir, load_run
 from rnnlab.tasks.forecast import ForecastTask, ForecastTaskConfig, LoadedForecast
+from rnnlab.training import claim_run
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "v1" / "forecast"
 AT_STEP_500 = {"mse": 12.731264042011938, "next_step_mse": 10.784807633199188}
@@ -45,27 +46,30 @@ def test_migrate_gives_the_settings_0_1_0_trained_with(run):
 def test_forecast_and_load_run_read_a_version_1_run(run, capsys):
     assert cli.main(["forecast", str(run), "--json", "--device", "cpu"]) == 0
     scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # 0.1.0 ran this float32 RNN on PyTorch's kernel; rnnlab's CPU kernel (auto since
+    # issue 14) sums in another order: the same numbers to float32 rounding.
     for key, value in AT_STEP_500.items():
-        assert scores[key] == pytest.approx(value, rel=1e-9), key
+        assert scores[key] == pytest.approx(value, rel=1e-6), key
     assert isinstance(load_run(run), LoadedForecast)
     ev = ForecastTask().evaluate(RunDir(run), weights="last")
-    assert ev["mse"] == pytest.approx(AT_STEP_500["mse"], rel=1e-9)
+    assert ev["mse"] == pytest.approx(AT_STEP_500["mse"], rel=1e-6)
 
 
 def test_resume_from_the_cli_finishes_as_an_unbroken_run(run, capsys):
     scaler = (run / "scaler.json").read_bytes()
     assert cli.main(["train", "forecast", *ARGS, "--resume", "--out", str(run)]) == 0
     [row] = RunDir(run).read_metrics()
-    assert {k: row[k] for k in LAST_ROW} == LAST_ROW  # (a timing column may come later)
+    assert {k: row[k] for k in LAST_ROW} == pytest.approx(LAST_ROW, rel=1e-6)  # float32 kernel
     ev = json.loads((run / "evaluation.json").read_text())
     for key, value in RESUMED.items():
-        assert ev[key] == pytest.approx(value, rel=1e-9), key
+        assert ev[key] == pytest.approx(value, rel=1e-6), key
     assert (run / "scaler.json").read_bytes() == scaler
 
 
 def test_resume_through_the_task_with_the_migrated_config(run):
     task = ForecastTask()
     config = task.config_from_saved(json.loads((run / "config.json").read_text()))
-    result = task.train(config, RunDir(run), resume=True, evaluate=False)
+    claimed = claim_run(run, resume=True, overwrite=False)  # tasks train into claimed folders
+    result = task.train(config, claimed, resume=True, evaluate=False)
     row = result.history.rows[-1]
-    assert {k: row[k] for k in LAST_ROW} == LAST_ROW
+    assert {k: row[k] for k in LAST_ROW} == pytest.approx(LAST_ROW, rel=1e-6)

@@ -247,8 +247,7 @@ class ClassifyTask(Task):
         train, val = examples.take(train_idx), examples.take(val_idx)
         history = fit(model, (train.inputs(), train.y), loss_fn=_loss(weight),
                       config=config.fit, val_data=(val.inputs(), val.y),
-                      metrics={"accuracy": accuracy}, callbacks=callbacks, run_dir=run.path,
-                      resume=resume, overwrite=True,
+                      metrics={"accuracy": accuracy}, callbacks=callbacks, run_dir=run,
                       run_config=saved_config(self, config, data=facts, model=entry))
         if data.test and is_main_process():
             run.save_json(EVALUATION, self.evaluate(run, data={"dataset": data.test}))

@@ -135,8 +135,7 @@ class ForecastTask(Task):
             model, tensors(data.train, config), loss_fn=ForecastLoss(arch.horizon),
             config=config.fit.plain(),
             val_data=tensors(data.val, config) if len(data.val) else None,
-            callbacks=callbacks, run_dir=None if run is None else run.path, resume=resume,
-            overwrite=True,  # the claim already decided
+            callbacks=callbacks, run_dir=run,  # claimed by the caller (None: in memory)
             run_config=saved_config(self, config, data={"windows": windows},
                                     model=arch.to_dict()))
         scores = None
@@ -291,8 +290,15 @@ def train_forecast(
         >>> result = train_forecast(cfg, run_dir="runs/sine")   # doctest: +SKIP
         >>> evaluate_forecast("runs/sine")["mse"]               # doctest: +SKIP
     """
-    run = None if run_dir is None else claim(run_dir, resume=resume, overwrite=overwrite)
-    result = _TASK.train(config, run, resume=resume, callbacks=callbacks, evaluate=evaluate)
+    if run_dir is None:
+        result = _TASK.train(config, None, resume=resume, callbacks=callbacks,
+                             evaluate=evaluate)
+    else:
+        from rnnlab.tasks.runner import claimed
+
+        with claimed(run_dir, resume=resume, overwrite=overwrite) as run:
+            result = _TASK.train(config, run, resume=resume, callbacks=callbacks,
+                                 evaluate=evaluate)
     extras = result.extras
     return TrainedForecast(model=result.model, history=result.history,
                            scaler=extras["scaler"], config=extras["config"],

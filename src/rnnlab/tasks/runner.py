@@ -8,9 +8,11 @@ before anything is written, and hands the claimed folder to the task. ``evaluate
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Iterable, Mapping
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +48,43 @@ def resolve_config(task: Task, overrides: Overrides, run: RunDir | None = None) 
     return apply_overrides(saved, overrides)
 
 
-def claim(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> RunDir:
-    """Check the folder against ``resume``/``overwrite``; nothing is written here."""
-    return _claim_run(run_dir, resume=resume, overwrite=overwrite)
+def check_claim(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> RunDir:
+    """Refuse a folder that does not fit ``resume``/``overwrite``; nothing is written here."""
+    run = RunDir(run_dir)
+    if resume and overwrite:
+        raise ConfigError("resume=True and overwrite=True contradict each other; give one")
+    if resume and not run.last.exists():
+        raise ConfigError(f"{run.path} holds no run to resume (no {run.last.name}); drop "
+                          "resume=True to start one")
+    if not resume and not overwrite and run.last.exists():
+        raise ConfigError(f"{run.path} already holds a run ({run.last.name}); pass "
+                          "resume=True to continue it, overwrite=True, or a new folder")
+    return run
+
+
+@contextlib.contextmanager
+def claimed(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> Iterator[RunDir]:
+    """The claimed run folder for the body; a folder this made is removed if it fails early.
+
+    The claim (``rnnlab.training.claim_run``) creates the folder, or with ``overwrite``
+    removes the previous run's files; every task's artefacts go too, so nothing stray of
+    another job stays. If the body fails before the first checkpoint (bad data, say) in
+    a folder that did not exist before, the folder is removed again: a failed command
+    leaves nothing behind.
+    """
+    from rnnlab.training import claim_run
+
+    check_claim(run_dir, resume=resume, overwrite=overwrite)
+    existed = Path(run_dir).exists()
+    run = claim_run(run_dir, resume=resume, overwrite=overwrite)
+    if overwrite and run.writable:
+        clear_artefacts(run)
+    try:
+        yield run
+    except BaseException:
+        if not existed and run.path.is_dir() and not run.last.exists():
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
 
 
 def clear_artefacts(run: RunDir) -> None:
@@ -57,18 +93,6 @@ def clear_artefacts(run: RunDir) -> None:
 
     for name in {a for t in all_tasks() for a in t.artefacts}:
         run.file(name).unlink(missing_ok=True)
-
-
-def _claim_run(run_dir, *, resume: bool, overwrite: bool) -> RunDir:
-    # Provisional until rnnlab.training.claim_run lands: the same checks, nothing written.
-    run = RunDir(run_dir)
-    if resume and not run.last.exists():
-        raise ConfigError(f"{run.path} holds no run to resume (no {run.last.name}); drop "
-                          "resume=True to start one")
-    if not resume and not overwrite and run.last.exists():
-        raise ConfigError(f"{run.path} already holds a run ({run.last.name}); pass "
-                          "resume=True to continue it, overwrite=True, or a new folder")
-    return run
 
 
 def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
@@ -92,19 +116,18 @@ def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
     task = get_task(task_name)
     if resume and overwrite:
         raise ConfigError("resume=True and overwrite=True contradict each other; give one")
-    run = claim(run_dir, resume=resume, overwrite=overwrite)  # refuses before any write
+    existing = check_claim(run_dir, resume=resume, overwrite=overwrite)  # before any write
     if resume:
-        found = run.load_config().get("task")
+        found = existing.load_config().get("task")
         if found not in (task.name, *task.aliases):
-            raise ConfigError(f"{run.path} holds a {found!r} run, not a {task.name!r} "
+            raise ConfigError(f"{existing.path} holds a {found!r} run, not a {task.name!r} "
                               f"one; resume it with 'rnnlab train {found} --resume'")
     if config is None:
-        config = resolve_config(task, overrides or {}, run if resume else None)
+        config = resolve_config(task, overrides or {}, existing if resume else None)
     elif overrides:
         config = apply_overrides(config, overrides)
-    if overwrite:
-        clear_artefacts(run)
-    return task.train(config, run, resume=resume, callbacks=callbacks)
+    with claimed(run_dir, resume=resume, overwrite=overwrite) as run:
+        return task.train(config, run, resume=resume, callbacks=callbacks)
 
 
 def task_of_run(run_dir: str | os.PathLike) -> tuple[Task, RunDir]:

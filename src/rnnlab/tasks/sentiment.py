@@ -128,11 +128,14 @@ def train_sentiment(config: SentimentConfig, fit_config: FitConfig, *, run_dir: 
         ...                 FitConfig(epochs=10, optimizer="rmsprop", batch_size=32),
         ...                 run_dir="runs/imdb")                          # doctest: +SKIP
     """
-    run = claim_run(run_dir, resume=resume, overwrite=overwrite)
+    from rnnlab.tasks.runner import check_claim, claimed
+
     task_config = config.task_config(fit_config)
     if resume:
-        task_config = _resumed(run, task_config)
-    result = TextTask().train(task_config, run, resume=resume, callbacks=callbacks)
+        task_config = _resumed(check_claim(run_dir, resume=True, overwrite=overwrite),
+                               task_config)
+    with claimed(run_dir, resume=resume, overwrite=overwrite) as run:
+        result = TextTask().train(task_config, run, resume=resume, callbacks=callbacks)
     return result.model, result.history
 
 

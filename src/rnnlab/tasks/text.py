@@ -228,7 +228,7 @@ class TextTask(Task):
         history = fit(model, (x_train, y[train_idx]), loss_fn=loss_for(model_config.num_outputs),
                       config=config.fit, val_data=(x_val, y[val_idx]),
                       metrics={"accuracy": binary_accuracy}, callbacks=tuple(callbacks),
-                      run_dir=run.path, resume=resume, overwrite=True,
+                      run_dir=run,  # claimed by the caller: fresh or resumed
                       run_config=saved_config(self, config, data=facts,
                                               model=asdict(model_config)))
         return TrainResult(model, history)

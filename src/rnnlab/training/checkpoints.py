@@ -87,6 +87,7 @@ class Checkpoints:
             row.setdefault("seconds", None)
         if not run.writable:  # the others only read; setup() agrees on errors, no collective
             return state, True
+        run.save_config(self.saved_config)  # the settings that changed on resume (epochs...)
         # The CSV may hold rows the checkpoint does not know (killed after appending), and
         # best.safetensors may be newer or older than the checkpoint's best epoch.
         run.write_metrics(state.rows)
