@@ -13,8 +13,8 @@ SRC = Path(rnnlab.__file__).resolve().parent
 LAYERS = [
     {"errors", "config", "_fs"},
     {"nn", "vectors", "text", "_text_kernels", "data", "plots"},
-    {"models", "word2vec", "baselines"},
-    {"training"},
+    {"models", "baselines"},
+    {"training", "word2vec"},  # the two trainers: fit's loop, and word2vec's rounds
     {"tasks"},
     {"cli", "cli_config", "__init__", "__main__"},
 ]
@@ -87,6 +87,10 @@ def test_no_function_is_longer_than_about_a_screen():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 lines = node.end_lineno - node.lineno + 1
+                doc = node.body[0] if node.body else None
+                if isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) \
+                        and isinstance(doc.value.value, str):
+                    lines -= doc.end_lineno - doc.lineno + 1  # the docstring does not count
                 if lines > MAX_LINES:
                     long.append(f"{rel}:{node.lineno} {node.name} ({lines} lines)")
     assert not long, "\n".join(long)

@@ -283,13 +283,13 @@ def test_exception_inside_serialisation_keeps_previous(saved, monkeypatch):
 def test_disk_full_keeps_previous_and_names_path(saved, monkeypatch, where):
     path, before = saved
     model, opt, _ = _trained(seed=2)
-    import rnnlab.runs as runs
+    import os  # the os module the atomic writer (rnnlab._fs) calls
 
     def enospc(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     if where == "write":
-        real_fdopen = runs.os.fdopen
+        real_fdopen = os.fdopen
 
         class Full:
             def __init__(self, f):
@@ -307,9 +307,9 @@ def test_disk_full_keeps_previous_and_names_path(saved, monkeypatch, where):
             def __getattr__(self, name):
                 return getattr(self.f, name)
 
-        monkeypatch.setattr(runs.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+        monkeypatch.setattr(os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
     else:
-        monkeypatch.setattr(runs.os, where, enospc)
+        monkeypatch.setattr(os, where, enospc)
     with pytest.raises(OSError, match=_path_re(path)) as info:
         save_checkpoint(path, model, opt, step=9, epoch=2, config={})
     assert info.value.errno == errno.ENOSPC

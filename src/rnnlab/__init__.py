@@ -4,7 +4,6 @@ The engine (cells, unrolling) is re-exported here; see the README for a tour.
 """
 
 from rnnlab import errors
-from rnnlab.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from rnnlab.data.images import DATASETS, load_image_dataset
 from rnnlab.models.classifier import BNMLP, BNMLPConfig, ClassifierConfig, SequenceClassifier
 from rnnlab.models.text import TextClassifier, TextModelConfig
@@ -25,10 +24,13 @@ from rnnlab.nn.wrappers import (
     ResidualWrapper,
     begin_sequence,
 )
-from rnnlab.runs import RunDir, load_run, register_task
-from rnnlab.runtime import resolve_device, seed_everything
+from rnnlab.tasks.base import register_task
+from rnnlab.tasks.runner import load_run
 from rnnlab.text import Tokenizer, pad_sequences
-from rnnlab.train import Callback, FitConfig, History, TqdmProgress, accuracy, evaluate, fit
+from rnnlab.training import Callback, FitConfig, History, TqdmProgress, accuracy, evaluate, fit
+from rnnlab.training.checkpoint_file import Checkpoint, load_checkpoint, save_checkpoint
+from rnnlab.training.runfolder import RunDir
+from rnnlab.training.runtime import resolve_device, seed_everything
 from rnnlab.vectors import (
     WordVectors,
     analogy,

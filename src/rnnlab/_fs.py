@@ -1,12 +1,17 @@
-"""Atomic file writes, shared by every module that writes files (runs, checkpoints, data)."""
+"""Atomic file writes and JSON files, shared by every module that writes (runs, data, ...)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
+
+from rnnlab.errors import ConfigError, DataError, DataNotFoundError
 
 
 def fsync_dir(folder: str | os.PathLike) -> None:
@@ -74,3 +79,49 @@ def atomic_write_bytes(
     hook("after_replace")
     fsync_dir(path.parent)
     return path
+
+
+def _json_safe(obj: Any) -> Any:
+    """Replace NaN and Inf (which strict JSON cannot hold) by None, recursively."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically; NaN and Inf become ``null``.
+
+    Raises:
+        ConfigError: ``obj`` holds something JSON cannot represent (the message names it).
+    """
+    try:
+        text = json.dumps(_json_safe(obj), indent=2, allow_nan=False) + "\n"
+    except TypeError as e:
+        raise ConfigError(f"cannot write {path} as JSON: {e}") from e
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file, with errors that name the file and the line.
+
+    Raises:
+        DataNotFoundError: the file does not exist.
+        DataError: the file is not valid UTF-8 JSON.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as e:
+        raise DataNotFoundError(f"{path} does not exist") from e
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 at byte offset {e.start}") from e
+    except json.JSONDecodeError as e:
+        raise DataError(
+            f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
+        ) from e

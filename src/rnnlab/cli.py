@@ -173,13 +173,13 @@ def _training(parser: argparse.ArgumentParser, task: str, *,
 
 
 def _callbacks(args: argparse.Namespace):
-    from rnnlab.train import TqdmProgress
+    from rnnlab.training import TqdmProgress
 
     return (TqdmProgress(quiet=args.quiet),)
 
 
 def _print_history(history, run_dir) -> None:
-    from rnnlab.distributed import is_main_process
+    from rnnlab.training.distributed import is_main_process
 
     if not is_main_process():  # one summary per job, from rank 0
         return
@@ -193,7 +193,7 @@ def _print_history(history, run_dir) -> None:
 
 
 def _setup(args: argparse.Namespace) -> None:
-    from rnnlab.distributed import is_main_process
+    from rnnlab.training.distributed import is_main_process
 
     level = logging.WARNING if args.quiet or not is_main_process() else logging.INFO
     logging.basicConfig(level=level, format="%(message)s")
@@ -207,7 +207,7 @@ def _setup(args: argparse.Namespace) -> None:
 
 def _run_train(args: argparse.Namespace) -> int:
     """A train command here, under torchrun, or on --nproc local processes."""
-    from rnnlab.distributed import run_training
+    from rnnlab.training.distributed import run_training
 
     device = getattr(args, "fit.device", getattr(args, "device", "auto"))
     status = run_training(lambda: args.handler(args), nproc=args.nproc, argv=args.argv,
@@ -227,7 +227,7 @@ def _cmd_tour(args: argparse.Namespace) -> int:
 
 
 def _print_forecast(scores: dict) -> None:
-    from rnnlab.distributed import is_main_process
+    from rnnlab.training.distributed import is_main_process
 
     if not is_main_process():
         return
@@ -261,8 +261,8 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 def _cmd_word2vec(args: argparse.Namespace) -> int:
     from rnnlab.cli_config import typed_overrides
-    from rnnlab.distributed import is_main_process
     from rnnlab.tasks.word2vec import run_word2vec, summary_line
+    from rnnlab.training.distributed import is_main_process
     from rnnlab.word2vec import TqdmWord2VecProgress, Word2VecConfig
 
     typed = typed_overrides(args).get("word2vec", {})

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnnlab._fs import write_json_atomic
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.runs import write_json_atomic
 
 if TYPE_CHECKING:
     from rnnlab.data.series import Series

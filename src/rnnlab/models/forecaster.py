@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnlab.cells import BasicRNNCell, GRUCell, LSTMCell, init_keras_
 from rnnlab.errors import ConfigError, ShapeError, choice_error
-from rnnlab.rnn import dynamic_rnn
-from rnnlab.wrappers import DropoutWrapper, MultiRNNCell, OutputProjectionWrapper
+from rnnlab.nn.cells import BasicRNNCell, GRUCell, LSTMCell, init_keras_
+from rnnlab.nn.unroll import dynamic_rnn
+from rnnlab.nn.wrappers import DropoutWrapper, MultiRNNCell, OutputProjectionWrapper
 
 log = logging.getLogger(__name__)
 

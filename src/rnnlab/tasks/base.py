@@ -128,13 +128,56 @@ def register(cls: type[Task]) -> type[Task]:
     return cls
 
 
+class LoaderTask(Task):
+    """A job known only by how to rebuild its model (``rnnlab.register_task``)."""
+
+    def __init__(self, name: str, loader: Callable[[Any, dict, Any], Any]):
+        self.name = name
+        self._loader = loader
+
+    def load(self, run: Any, *, device: Any = "cpu", weights: str = "best") -> Any:
+        return self._loader(run, run.load_config(), device)
+
+
+def register_loader(name: str, loader: Callable[[Any, dict, Any], Any]) -> None:
+    """Register ``loader(run, config, device)`` as the way to rebuild a custom job's model."""
+    if name in _TASKS and not isinstance(_TASKS[name], LoaderTask):
+        raise ConfigError(f"task name {name!r} is a built-in task; register yours under "
+                          "another name")
+    _TASKS[name] = LoaderTask(name, loader)
+
+
+TaskLoader = Callable[[Any, dict, Any], Any]
+
+
+def register_task(name: str) -> Callable[[TaskLoader], TaskLoader]:
+    """Decorator: register how to rebuild a custom job's trained model from its run folder.
+
+    The loader is called as ``loader(run: RunDir, config: dict, device: torch.device)``
+    and ``load_run`` returns what it returns. It joins the one task registry, where the
+    built-in tasks are.
+    """
+
+    def register(loader: TaskLoader) -> TaskLoader:
+        register_loader(name, loader)
+        return loader
+
+    return register
+
+
+def registered_tasks() -> list[str]:
+    """The task names ``load_run`` can rebuild."""
+    all_tasks()  # imports the built-in tasks, which registers them
+    return sorted(_TASKS)
+
+
 def get_task(name: str) -> Task:
     """The registered task called ``name`` (or one of its aliases)."""
     from rnnlab import tasks  # noqa: F401  (importing the package registers the built-ins)
 
     if name not in _TASKS:
-        raise ConfigError(f"task={name!r} is not a known task; known: "
-                          f"{', '.join(sorted(t.name for t in set(_TASKS.values())))}")
+        raise ConfigError(f"task={name!r} has no registered loader (rnnlab.register_task); "
+                          f"known tasks: {', '.join(sorted(_TASKS))}")
     return _TASKS[name]
 
 

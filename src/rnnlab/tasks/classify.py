@@ -26,7 +26,6 @@ from rnnlab.config import option
 from rnnlab.data.sequence_set import MISSING_POLICIES
 from rnnlab.errors import ConfigError, DataNotFoundError, choice_error
 from rnnlab.models.classifier import ClassifierConfig, config_dict
-from rnnlab.runs import RunDir
 from rnnlab.tasks.base import Task, TrainResult, register, saved_config
 from rnnlab.tasks.classify_data import (
     SCALER,
@@ -47,7 +46,8 @@ from rnnlab.tasks.classify_model import (
     score,
 )
 from rnnlab.tasks.scores import prediction_rows
-from rnnlab.train import Callback, FitConfig, History, accuracy, fit
+from rnnlab.training import Callback, FitConfig, History, accuracy, fit
+from rnnlab.training.runfolder import RunDir
 
 MODELS = ("auto", "rnn", "lstm", "gru", "bnmlp")
 POOLINGS = ("auto", "last", "mean", "max", "attention")
@@ -226,7 +226,7 @@ class ClassifyTask(Task):
 
     def train(self, config: ClassifyTaskConfig, run: RunDir, *, resume: bool = False,
               callbacks: Iterable[Callback] = ()) -> TrainResult:
-        from rnnlab.distributed import is_main_process
+        from rnnlab.training.distributed import is_main_process
 
         data, model_cfg = config.data, config.model.resolved(config.data.images)
         examples, scaler, train_idx, val_idx = _training_examples(data, run if resume else None)

@@ -17,10 +17,10 @@ from torch import nn
 
 from rnnlab.errors import ShapeError
 from rnnlab.models.classifier import BNMLP, BNMLPConfig, ClassifierConfig, SequenceClassifier
-from rnnlab.runs import RunDir, load_weights
 from rnnlab.tasks.classify_data import SCALER, Examples, to_examples
 from rnnlab.tasks.scores import classification_report
-from rnnlab.train import evaluate
+from rnnlab.training import evaluate
+from rnnlab.training.runfolder import RunDir, load_weights
 
 EVALUATION = "evaluation.json"
 BATCH = 512
@@ -137,7 +137,7 @@ def scaler_names(scaler) -> tuple[str, ...]:
 
 def score(predictor, examples: Examples, device) -> dict:
     """Loss, accuracy, per-class scores and the confusion matrix on labelled examples."""
-    from rnnlab.runtime import resolve_device
+    from rnnlab.training.runtime import resolve_device
 
     scores = evaluate(predictor.model, (examples.inputs(), examples.y),
                       loss_fn=nn.functional.cross_entropy, device=resolve_device(device))

@@ -35,12 +35,9 @@ import torch
 
 from rnnlab.config import from_dict, option_of, to_dict
 from rnnlab.data.series import StandardScaler
-from rnnlab.distributed import is_main_process
 from rnnlab.errors import ConfigError
 from rnnlab.models.forecaster import Forecaster, ForecasterConfig
-from rnnlab.plots_forecast import save_figure
-from rnnlab.runs import RunDir, load_weights, register_task
-from rnnlab.runtime import resolve_device
+from rnnlab.plots.forecast import save_figure
 from rnnlab.tasks.base import Task, TrainResult, register, saved_config
 from rnnlab.tasks.forecast_config import (  # noqa: F401  (re-exported: 0.1.0's names)
     DEFAULT_EPOCHS,
@@ -65,7 +62,10 @@ from rnnlab.tasks.forecast_data import (  # noqa: F401  (re-exported)
     tensors,
 )
 from rnnlab.tasks.forecast_eval import NOTEBOOK_T_START, evaluate_loaded, figures, plot_path
-from rnnlab.train import Callback, History, fit
+from rnnlab.training import Callback, History, fit
+from rnnlab.training.distributed import is_main_process
+from rnnlab.training.runfolder import RunDir, load_weights
+from rnnlab.training.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,6 @@ def train_forecast(
                            evaluation=extras["evaluation"])
 
 
-@register_task(TASK)
 def load_forecast(run: RunDir, config: dict, device) -> LoadedForecast:
     """Rebuild a forecasting run's model (best, else last weights), config and scaler."""
     return _TASK._load(run, config, device)

@@ -32,7 +32,7 @@ from rnnlab.config import option
 from rnnlab.data.series import MISSING_POLICIES, SAMPLERS
 from rnnlab.errors import ConfigError, choice_error
 from rnnlab.models.forecaster import CELLS, INITS, PROJECTIONS, ForecasterConfig
-from rnnlab.train import FitConfig
+from rnnlab.training import FitConfig
 
 SYNTHETIC = "synthetic"
 DEFAULT_ITERATIONS = 1500

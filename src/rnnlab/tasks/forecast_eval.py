@@ -28,7 +28,7 @@ import numpy as np
 from rnnlab.baselines import baseline_predictions, errors
 from rnnlab.data.series import RESOLUTION, time_series
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.plots_forecast import plot_forecast, plot_prediction, plot_series_with_window
+from rnnlab.plots.forecast import plot_forecast, plot_prediction, plot_series_with_window
 from rnnlab.tasks.forecast_data import ForecastData, LoadedForecast, load_data
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,11 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from rnnlab.errors import ConfigError
-from rnnlab.runs import RunDir
 from rnnlab.tasks.base import (
     Task,
     TrainResult,
@@ -25,6 +24,7 @@ from rnnlab.tasks.base import (
     get_task,
     resume_conflicts,
 )
+from rnnlab.training.runfolder import RunDir
 
 logger = logging.getLogger(__name__)
 
@@ -135,22 +135,47 @@ def task_of_run(run_dir: str | os.PathLike) -> tuple[Task, RunDir]:
     run = RunDir(run_dir)
     name = run.load_config().get("task")
     if not isinstance(name, str):
-        raise ConfigError(f"{run.config} has no \"task\" key; is {run.path} a run folder?")
+        raise ConfigError(f"{run.config} has no \"task\" key, so rnnlab cannot tell how to "
+                          "rebuild the model; pass build_model=...")
     return get_task(name), run
 
 
-def load_run(run_dir: str | os.PathLike, *, device: Any = "cpu", weights: str = "best"):
-    """The trained model of a run folder with its preprocessing, ready to predict."""
-    from rnnlab.runtime import resolve_device
+def load_run(run_dir: str | os.PathLike, build_model: Callable[[dict], Any] | None = None, *,
+             device: Any = "cpu", weights: str = "best"):
+    """Give back the trained model of a run folder, ready to predict.
 
+    Args:
+        run_dir: the folder a training command wrote.
+        build_model: optional ``config -> nn.Module``; without it the task named by
+            ``config.json``'s ``"task"`` rebuilds the model with its preprocessing.
+        device: where to put the model (a name or ``torch.device``).
+        weights: "best" (falls back to "last" when no best checkpoint exists) or "last".
+
+    Returns:
+        With ``build_model``: the model with its weights, in eval mode. Without: what the
+        task's ``load`` returns (a predictor bundling the model with its tokenizer or scaler).
+
+    Example:
+        >>> predictor = load_run("runs/digits")                         # doctest: +SKIP
+        >>> predictor.predict(images)                                   # doctest: +SKIP
+    """
+    from rnnlab.training.runfolder import load_weights
+    from rnnlab.training.runtime import resolve_device
+
+    device = resolve_device(device)
+    if build_model is not None:
+        run = RunDir(run_dir)
+        model = build_model(run.load_config())
+        load_weights(run, model, which=weights, device=device)
+        return model
     task, run = task_of_run(run_dir)
-    return task.load(run, device=resolve_device(device), weights=weights)
+    return task.load(run, device=device, weights=weights)
 
 
 def evaluate_run(run_dir: str | Path, *, data: Mapping[str, Any] | None = None,
                  split: str | None = None, weights: str = "best", device: Any = "cpu") -> dict:
     """Scores of a run's model (see each task's ``evaluate``)."""
-    from rnnlab.runtime import resolve_device
+    from rnnlab.training.runtime import resolve_device
 
     task, run = task_of_run(run_dir)
     return task.evaluate(run, data=_own_names(task, data), split=split, weights=weights,
@@ -164,7 +189,7 @@ def _own_names(task: Task, data: Mapping[str, Any] | None) -> dict:
 def predict_run(run_dir: str | Path, *, inputs: Mapping[str, Any], weights: str = "best",
                 device: Any = "cpu") -> list[dict]:
     """One dict per example from a run's model (see each task's ``predict``)."""
-    from rnnlab.runtime import resolve_device
+    from rnnlab.training.runtime import resolve_device
 
     task, run = task_of_run(run_dir)
     return task.predict(run, inputs=inputs, weights=weights, device=resolve_device(device))

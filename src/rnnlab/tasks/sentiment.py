@@ -18,7 +18,6 @@ from pathlib import Path
 from torch import nn
 
 from rnnlab.errors import ConfigError
-from rnnlab.runs import RunDir
 from rnnlab.tasks.text import (
     COVERAGE,
     TOKENIZER,
@@ -29,7 +28,8 @@ from rnnlab.tasks.text import (
 )
 from rnnlab.tasks.text_config import SOURCES, TextConfig, TextData, TextModel
 from rnnlab.tasks.text_data import SPLIT_SEED, encode, load_texts, make_tokenizer, split_indices
-from rnnlab.train import Callback, FitConfig, History
+from rnnlab.training import Callback, FitConfig, History
+from rnnlab.training.runfolder import RunDir
 
 logger = logging.getLogger(__name__)
 

@@ -28,10 +28,8 @@ import torch
 from torch import nn
 
 from rnnlab.config import check_keys, from_dict
-from rnnlab.distributed import is_main_process
 from rnnlab.errors import ConfigError, DataError, DataNotFoundError, ShapeError, choice_error
 from rnnlab.models.text import TextClassifier, TextModelConfig
-from rnnlab.runs import RunDir, load_weights, register_task
 from rnnlab.tasks.base import Task, TrainResult, register, saved_config
 from rnnlab.tasks.scores import classification_report, prediction_rows
 from rnnlab.tasks.text_config import SOURCES, TextConfig, TextData, TextModel, migrate_v1
@@ -43,7 +41,9 @@ from rnnlab.tasks.text_data import (
     split_indices,
 )
 from rnnlab.text import Tokenizer
-from rnnlab.train import Callback, fit
+from rnnlab.training import Callback, fit
+from rnnlab.training.distributed import is_main_process
+from rnnlab.training.runfolder import RunDir, load_weights
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _pretrained(model: TextModel, tokenizer: Tokenizer):
     """``(matrix or None, width, coverage report or None)`` for the configured vectors."""
     if model.embedding == "none":
         return None, model.embedding_dim, None
-    from rnnlab.embeddings import build_embedding_matrix, load_pretrained
+    from rnnlab.vectors import build_embedding_matrix, load_pretrained
 
     wv = load_pretrained(model.embedding)
     matrix, report = build_embedding_matrix(tokenizer.word_index, wv, model.num_words,
@@ -265,7 +265,7 @@ class TextTask(Task):
             >>> TextTask().evaluate(RunDir("runs/csvgru"))["split"]      # doctest: +SKIP
             'val'
         """
-        from rnnlab.runtime import resolve_device
+        from rnnlab.training.runtime import resolve_device
 
         if split is not None and split not in SPLITS:
             raise choice_error("split", split, SPLITS)
@@ -299,7 +299,7 @@ class TextTask(Task):
                 prefixes are stripped); file rows add ``"source"`` ("file:line").
         """
         from rnnlab.data.texts import read_texts
-        from rnnlab.runtime import resolve_device
+        from rnnlab.training.runtime import resolve_device
 
         check_keys(inputs, PREDICT_INPUTS, "predict inputs")
         if inputs.get("files"):
@@ -344,7 +344,3 @@ def _eval_source(saved: TextData, typed: Mapping[str, Any], split: str | None):
 def _load_any(run: RunDir, config: dict, device) -> TextPredictor:
     return TextTask().load(run, device=device)
 
-
-# ``rnnlab.load_run`` rebuilds both new ("text") and 0.1.0 ("sentiment") runs.
-register_task("text")(_load_any)
-register_task("sentiment")(_load_any)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from rnnlab.config import option
 from rnnlab.errors import ConfigError, choice_error
 from rnnlab.models.text import KINDS
-from rnnlab.train import FitConfig
+from rnnlab.training import FitConfig
 
 __all__ = ["TextConfig", "TextData", "TextModel", "migrate_v1"]
 

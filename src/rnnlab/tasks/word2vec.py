@@ -20,8 +20,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rnnlab.distributed import detect_env, is_main_process
 from rnnlab.errors import ConfigError, DataNotFoundError
+from rnnlab.training.distributed import detect_env, is_main_process
 from rnnlab.vectors import WordVectors, save_word_vectors
 from rnnlab.word2vec import (
     Word2VecConfig,

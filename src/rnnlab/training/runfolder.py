@@ -30,16 +30,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import logging
-import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnlab._fs import atomic_write_bytes
+from rnnlab._fs import _json_safe, atomic_write_bytes, read_json, write_json_atomic
 from rnnlab.errors import ConfigError, DataError, DataNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -51,54 +49,6 @@ CURVES = "curves.png"
 LAST = "last.safetensors"
 BEST = "best.safetensors"
 
-
-
-# --------------------------------------------------------------------------- JSON
-
-def _json_safe(obj: Any) -> Any:
-    """Replace NaN and Inf (which strict JSON cannot hold) by None, recursively."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON, atomically; NaN and Inf become ``null``.
-
-    Raises:
-        ConfigError: ``obj`` holds something JSON cannot represent (the message names it).
-    """
-    try:
-        text = json.dumps(_json_safe(obj), indent=2, allow_nan=False) + "\n"
-    except TypeError as e:
-        raise ConfigError(f"cannot write {path} as JSON: {e}") from e
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file, with errors that name the file and the line.
-
-    Raises:
-        DataNotFoundError: the file does not exist.
-        DataError: the file is not valid UTF-8 JSON.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as e:
-        raise DataNotFoundError(f"{path} does not exist") from e
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 at byte offset {e.start}") from e
-    except json.JSONDecodeError as e:
-        raise DataError(
-            f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
-        ) from e
 
 
 # --------------------------------------------------------------------------- the folder
@@ -321,3 +271,29 @@ def claim_run(run_dir: str | os.PathLike | RunDir, *, resume: bool, overwrite: b
             stale.unlink()
     return run
 
+
+
+def load_weights(run: RunDir | str | os.PathLike, model, *, which: str = "best", device="cpu"):
+    """Load a run's trained weights into ``model`` and put it in eval mode.
+
+    Args:
+        run: the run folder.
+        model: an ``nn.Module`` built with the run's config.
+        which: ``"best"`` (falls back to ``"last"`` when no best checkpoint exists) or ``"last"``.
+        device: where to put the model.
+
+    Returns:
+        The loaded ``Checkpoint`` (its ``config`` and ``extra`` included).
+    """
+    from rnnlab.training.checkpoint_file import load_checkpoint
+
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    if which not in ("best", "last"):
+        raise ConfigError(f"which={which!r} is not allowed; choose one of: 'best', 'last'")
+    path = run.best if which == "best" and run.best.exists() else run.last
+    if not path.exists():
+        raise DataNotFoundError(f"{run.path} has no checkpoint ({BEST} or {LAST})")
+    model.to(device)
+    ckpt = load_checkpoint(path, model, map_location=device)
+    model.eval()
+    return ckpt

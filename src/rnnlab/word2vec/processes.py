@@ -53,9 +53,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from rnnlab import distributed as rdist
 from rnnlab.config import from_dict
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.training import distributed as rdist
 from rnnlab.vectors import WordVectors, load_word_vectors, save_word_vectors
 from rnnlab.word2vec import kernels as K
 from rnnlab.word2vec.config import Word2VecConfig
@@ -278,11 +278,11 @@ def train_word2vec_processes(
     * Under a launcher (torchrun, ``WORLD_SIZE`` set): join the job (gloo) unless this
       process already has, train this process's shard, leave; ``nproc`` is ignored.
     * ``nproc > 1`` otherwise: start ``nproc`` processes on 127.0.0.1
-      (:func:`rnnlab.distributed.launch_local`), wait, and read their vectors back.
+      (:func:`rnnlab.training.distributed.launch_local`), wait, and read their vectors back.
     * ``nproc == 1`` otherwise: :func:`train_word2vec_in_job` alone (one thread).
 
     Nothing is written: the caller saves the vectors (on rank 0, see
-    ``rnnlab.distributed.is_main_process``).
+    ``rnnlab.training.distributed.is_main_process``).
 
     Args:
         corpus: file or folder paths (any ``iter_corpus`` input when nothing is launched).
