@@ -489,6 +489,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rnnlab: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not the user's input: one line, the rest with --debug
+        if args.debug:
+            raise
+        print(f"rnnlab: internal error: {type(exc).__name__}: {exc} (rerun with --debug for "
+              "the traceback, and please report it)", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

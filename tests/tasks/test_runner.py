@@ -135,3 +135,34 @@ def test_config_json_holds_values_as_given(tmp_path):
     assert config["fit"]["lr"] == 0.1 and config["config"]["model"]["dropout"] == 0.1
     assert config["fit"]["val_split"] == 0.0  # validation is given, not a fudged fraction
     assert config["config"]["fit"] == config["fit"]  # one value per setting
+
+
+def test_mistakes_on_a_run_are_one_line_in_the_clis_words(run, capsys):
+    assert cli.main(["predict", str(run), str(run / "nope.png")]) == 2
+    assert "nope.png does not exist" in capsys.readouterr().err
+    assert cli.main(["evaluate", str(run), "--series", "x.csv"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rnnlab: error: --series='x.csv' is not a setting of classify runs")
+    assert cli.main(["forecast", str(run)]) == 2
+    assert "'classify' run" in capsys.readouterr().err
+
+
+def test_overwrite_leaves_nothing_of_another_tasks_run(run):
+    (run / "tokenizer.json").write_text("{}")  # what a text run leaves
+    (run / "scaler.json").write_text("{}")
+    assert cli.main(["train", "classify", *TINY, "--out", str(run), "--overwrite"]) == 0
+    assert not (run / "tokenizer.json").exists() and not (run / "scaler.json").exists()
+
+
+def test_an_unexpected_failure_is_one_line_without_debug(monkeypatch, run, capsys):
+    import rnnlab.tasks as tasks
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(tasks, "evaluate_run", broken)
+    assert cli.main(["evaluate", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error: ZeroDivisionError: a bug" in err
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["evaluate", str(run), "--debug"])

@@ -22,6 +22,7 @@ from rnnlab.tasks.base import (
     TrainResult,
     apply_overrides,
     get_task,
+    parts,
     resume_conflicts,
 )
 from rnnlab.training.runfolder import RunDir
@@ -183,7 +184,17 @@ def evaluate_run(run_dir: str | Path, *, data: Mapping[str, Any] | None = None,
 
 
 def _own_names(task: Task, data: Mapping[str, Any] | None) -> dict:
-    return {task.data_aliases.get(k, k): v for k, v in (data or {}).items()}
+    """The data settings in the task's own field names; another task's are refused."""
+    import dataclasses
+
+    data = {task.data_aliases.get(k, k): v for k, v in (data or {}).items()}
+    part = dict(parts(task.config_type)).get("data")
+    known = {f.name for f in dataclasses.fields(part)} if part else set()
+    for name in data:
+        if name not in known:
+            raise ConfigError(f"{name}={data[name]!r} is not a setting of {task.name} runs "
+                              f"(their data settings: 'rnnlab train {task.name} --help')")
+    return data
 
 
 def predict_run(run_dir: str | Path, *, inputs: Mapping[str, Any], weights: str = "best",
@@ -192,4 +203,6 @@ def predict_run(run_dir: str | Path, *, inputs: Mapping[str, Any], weights: str 
     from rnnlab.training.runtime import resolve_device
 
     task, run = task_of_run(run_dir)
+    if inputs.get("data"):
+        inputs = {**inputs, "data": _own_names(task, inputs["data"])}
     return task.predict(run, inputs=inputs, weights=weights, device=resolve_device(device))
