@@ -456,8 +456,19 @@ def _flag_table() -> dict[str, str]:
     extra = {"resume": "--resume", "overwrite": "--overwrite", "run_dir": "--out",
              "nproc": "--nproc", "timeout_s": "--dist-timeout", "threads": "--threads",
              "weights": "--weights", "split": "--split"}
-    return flag_words([t.config_type for t in all_tasks() if hasattr(t, "config_type")],
-                      extra)
+    from rnnlab.word2vec import Word2VecConfig
+
+    configs = [t.config_type for t in all_tasks() if hasattr(t, "config_type")]
+    return flag_words(configs, extra, parts=(Word2VecConfig,))
+
+
+def _in_flag_words(message: str) -> str:
+    from rnnlab.cli_config import in_flag_words
+
+    try:
+        return in_flag_words(message, _flag_table())
+    except Exception:  # the message matters more than its wording
+        return message
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
@@ -482,9 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RnnlabError as exc:
         if args.debug:
             raise
-        from rnnlab.cli_config import in_flag_words
-
-        print(f"rnnlab: error: {in_flag_words(str(exc), _flag_table())}", file=sys.stderr)
+        print(f"rnnlab: error: {_in_flag_words(str(exc))}", file=sys.stderr)
         return EXIT_FAILURE if isinstance(exc, RuntimeError) else EXIT_USAGE
     except KeyboardInterrupt:
         print(f"rnnlab: interrupted{_resume_hint(args)}", file=sys.stderr)

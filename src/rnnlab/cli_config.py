@@ -143,16 +143,22 @@ def typed_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     return out
 
 
-def flag_words(config_types: Iterable[type], extra: Mapping[str, str] | None = None
-               ) -> dict[str, str]:
-    """``{python name: flag}`` over every CLI field of the configs (first one wins)."""
+def flag_words(config_types: Iterable[type], extra: Mapping[str, str] | None = None, *,
+               parts: Iterable[type] = ()) -> dict[str, str]:
+    """``{python name: flag}`` over every CLI field of the configs (first one wins).
+
+    Args:
+        config_types: composed configs (their parts' fields count).
+        extra: names that are flags of no config (``resume`` -> ``--resume``).
+        parts: plain config dataclasses whose own fields are flags (``Word2VecConfig``).
+    """
     table: dict[str, str] = dict(extra or {})
-    for config_type in config_types:
-        for _, part_type in _parts(config_type):
-            for f in dataclasses.fields(part_type):
-                opt = option_of(f)
-                if opt.cli:
-                    table.setdefault(f.name, opt.flag or "--" + f.name.replace("_", "-"))
+    all_parts = [p for c in config_types for _, p in _parts(c)] + list(parts)
+    for part_type in all_parts:
+        for f in dataclasses.fields(part_type):
+            opt = option_of(f)
+            if opt.cli:
+                table.setdefault(f.name, opt.flag or "--" + f.name.replace("_", "-"))
     return table
 
 
