@@ -76,13 +76,13 @@ class Word2VecConfig:
         for name in ("dim", "window", "negative", "min_count", "epochs",
                      "deterministic_shards", "batch_words"):
             if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be >= 1")
         if self.workers is not None and int(self.workers) < 1:
-            raise ConfigError(f"workers must be >= 1 or None, got {self.workers!r}")
+            raise ConfigError(f"workers={self.workers!r} must be >= 1 or None")
         if self.max_vocab is not None and self.max_vocab < 1:
-            raise ConfigError(f"max_vocab must be >= 1 or None, got {self.max_vocab!r}")
+            raise ConfigError(f"max_vocab={self.max_vocab!r} must be >= 1 or None")
         if not 0 <= self.sample < 1:
-            raise ConfigError(f"sample must be in [0, 1), got {self.sample!r}")
+            raise ConfigError(f"sample={self.sample!r} must be in [0, 1)")
         if not 0 < self.min_alpha <= self.alpha:
             raise ConfigError(
                 f"need 0 < min_alpha <= alpha, got alpha={self.alpha!r}, "
