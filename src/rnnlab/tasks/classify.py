@@ -110,7 +110,7 @@ class ClassifyModel:
                        auto="irnn for rnn, keras for lstm/gru", help="initial weights")
     activation: str = option("auto", choices=("auto", "tanh", "relu"),
                              auto="relu with irnn, else tanh", help="rnn activation")
-    pooling: str = option("auto", choices=POOLINGS, auto="last for images, mean for files",
+    pooling: str = option("auto", choices=POOLINGS, auto="last for images, max for files",
                           help="how the outputs over valid steps become one vector")
     conv_channels: int = option(0, help="channels of a convolution over time before the "
                                 "recurrent layers (0: none)")
@@ -129,7 +129,7 @@ class ClassifyModel:
         init = self.init if self.init != "auto" else ("irnn" if model == "rnn" else "keras")
         act = self.activation if self.activation != "auto" else (
             "relu" if init == "irnn" else "tanh")
-        pooling = self.pooling if self.pooling != "auto" else ("last" if images else "mean")
+        pooling = self.pooling if self.pooling != "auto" else ("last" if images else "max")
         return replace(self, model=model, init=init, activation=act, pooling=pooling)
 
 
@@ -137,10 +137,12 @@ def _image_fit() -> FitConfig:
     return FitConfig(epochs=12, batch_size=150, lr=1e-3, seed=42)
 
 
-# Chosen on validation splits of generated and UEA sets: BENCHMARKS.md, bench/sequences.py.
-SEQUENCE_FIT = FitConfig(epochs=60, batch_size=32, lr=3e-3, seed=42, patience=15,
+# For a sequence file: chosen by 3-fold cross-validation inside the training splits of
+# UEA/UCR and generated sets (`python bench/sequences.py --select`, BENCHMARKS.md).
+SEQUENCE_FIT = FitConfig(epochs=300, batch_size=32, lr=3e-3, seed=42, patience=50,
                          clip_grad_norm=1.0, schedule="cosine")
-SEQUENCE_MODEL = {"units": 64, "bidirectional": True}
+SEQUENCE_MODEL = {"model": "gru", "units": 64, "bidirectional": True, "pooling": "max",
+                  "conv_channels": 32, "conv_kernel": 9}
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,11 @@ class ClassifyTask(Task):
     help = "classify sequences: images read row by row, or your own .ts/.csv/.npz files"
     description = ("Classify sequences with a recurrent network that reads only their valid "
                    "steps: a built-in image set (each image a sequence of rows) or your own "
-                   "labelled sequences of any lengths and channels.")
+                   "labelled sequences of any lengths and channels. The defaults shown are "
+                   "the images'; with a sequence file they are --model gru --units 64 "
+                   "--bidirectional --pooling max --conv-channels 32 --conv-kernel 9 "
+                   "--epochs 300 --patience 50 --batch-size 32 --lr 3e-3 --schedule cosine "
+                   "--clip-grad-norm 1 (chosen by cross-validation, BENCHMARKS.md).")
     config_type = ClassifyTaskConfig
     artefacts = (SCALER, EVALUATION)
 
