@@ -163,7 +163,7 @@ def test_predict_reads_standard_input_once_with_top_k(run3, monkeypatch, capsys)
     lines = capsys.readouterr().out.splitlines()
     rows = [json.loads(line) for line in lines]
     assert [r["label"] for r in rows] == ["pos", "neg"] and [r["index"] for r in rows] == [0, 1]
-    assert [t["label"] for t in rows[0]["top_k"]][0] == "pos" and len(rows[0]["top_k"]) == 2
+    assert rows[0]["top_k"][0]["label"] == "pos" and len(rows[0]["top_k"]) == 2
     assert rows[0]["top_k"][0]["probability"] == rows[0]["probability"]
     _stdin(monkeypatch, b"superb loved !\n")
     assert cli.main(["predict", str(run.path), "--input", "-", "--top-k", "3",
