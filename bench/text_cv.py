@@ -10,7 +10,7 @@ candidate costs only its fit. The word ids come from one tokenizer fitted on all
 labelled reviews (``rnnlab train text`` fits it on the training part only: a word that
 only the held-out fold has becomes a hashed n-gram no training text holds, weight 0).
 
-    python bench/text_cv.py --cases tfidf nbsvm3 --folds 5
+    python bench/text_cv.py --cases tfidf nblr --folds 5
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def token_ids(texts, cache: Path, variant: str):
     from rnnlab.tasks.text_data import make_tokenizer
     from rnnlab.tasks.text_ngram import ngram_tokenizer, prepare
 
-    if variant == "punct":  # rnnlab's nbsvm3: ! and ? are words
+    if variant == "punct":  # rnnlab's nblr: ! and ? are words
         seqs = ngram_tokenizer().fit_on_texts_to_sequences(prepare(texts))
     else:  # Keras' filters: punctuation dropped
         tok = make_tokenizer(None)

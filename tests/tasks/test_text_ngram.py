@@ -1,4 +1,4 @@
-"""The default text model (nbsvm3) in a run folder, and the predict command's stdin and --top-k."""
+"""The default text model (nblr) in a run folder, and the predict command's stdin and --top-k."""
 
 from __future__ import annotations
 
@@ -46,15 +46,15 @@ def _csv(path: Path, n: int = 90, labels=("pos", "neg", "meh"), seed: int = 0) -
 
 @pytest.fixture(scope="module")
 def run3(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nbsvm3")
+    root = tmp_path_factory.mktemp("nblr")
     data = _csv(root / "texts.csv")
     run = RunDir(root / "run")
     result = TextTask().train(TextConfig(data=TextData(input=str(data))), run)
     return data, run, result
 
 
-def test_the_default_model_is_nbsvm3_and_the_named_models_keep_their_defaults():
-    assert TextConfig().model.model == "nbsvm3"
+def test_the_default_model_is_nblr_and_the_named_models_keep_their_defaults():
+    assert TextConfig().model.model == "nblr"
     named = TextModel(model="flatten")
     assert (named.maxlen, named.num_words, named.embedding_dim, named.bigram_buckets) == \
         (50, 10000, 8, 0)
@@ -65,7 +65,7 @@ def test_the_default_model_is_nbsvm3_and_the_named_models_keep_their_defaults():
         TextModel(ngrams=9)
     with pytest.raises(ConfigError, match="class_weight"):
         TextModel(class_weight="inverse")
-    with pytest.raises(ConfigError, match="nbsvm3 model learns one weight"):
+    with pytest.raises(ConfigError, match="nblr model learns one weight"):
         TextModel(embedding="glove-6b-50d")
 
 
@@ -76,8 +76,8 @@ def test_a_run_holds_fits_files_and_scores_its_validation_part(run3):
             "metrics.json", "tokenizer.json"} <= names
     saved = run.load_config()
     assert saved["version"] == 2 and saved["task"] == "text"
-    assert saved["model"]["kind"] == "nbsvm3" and saved["model"]["num_classes"] == 3
-    assert from_dict(TextConfig, saved["config"]).model.model == "nbsvm3"
+    assert saved["model"]["kind"] == "nblr" and saved["model"]["num_classes"] == 3
+    assert from_dict(TextConfig, saved["config"]).model.model == "nblr"
     assert saved["data"]["classes"] == ["meh", "neg", "pos"]
     scores = TextTask().evaluate(run)
     assert set(scores) >= REPORT and scores["split"] == "val"
@@ -124,7 +124,7 @@ def test_balanced_class_weights_and_few_examples_warn(tmp_path, caplog):
     data = _csv(tmp_path / "few.csv", n=16, labels=("pos", "neg"))
     run = RunDir(tmp_path / "run")
     config = TextConfig(data=TextData(input=str(data)),
-                        model=TextModel(class_weight="balanced", model="nbsvm3"))
+                        model=TextModel(class_weight="balanced", model="nblr"))
     with caplog.at_level(logging.WARNING):
         TextTask().train(config, run)
     assert "few training texts" in caplog.text and "'neg': " in caplog.text

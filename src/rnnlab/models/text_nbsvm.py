@@ -1,4 +1,4 @@
-"""NBSVM on hashed uni-, bi- and trigrams: naive-Bayes ratios + an exact L2 logistic regression.
+"""NBSVM on hashed n-grams: naive-Bayes ratios and an L2 logistic regression, fitted exactly.
 
 Wang and Manning's NBSVM ("Baselines and Bigrams", ACL 2012) scales each binary n-gram
 feature by its naive-Bayes log-count ratio ``r`` and fits a linear classifier on the
@@ -6,7 +6,8 @@ scaled features; Mesnil et al. (2015) report 0.9187 on IMDB with trigrams. Here 
 classifier is an L2-regularised logistic regression (as is usual since), minimised to
 convergence by L-BFGS rather than by epochs of SGD, so its only settings are the n-gram
 order, the hash space and ``C`` (sklearn's meaning: the loss is summed over the texts,
-the penalty is ``|w|^2 / 2``), all chosen by cross-validation (``bench/text_cv.py``).
+the penalty is ``|w|^2 / 2``), all chosen by cross-validation (``bench/text_cv.py``:
+words and bigrams scored as well as trigrams there, at a third of the size).
 Wang and Manning's interpolation ``beta`` (``w <- (1 - beta) mean|w| + beta w``) is
 offered too.
 

@@ -7,8 +7,14 @@ a Keras-style :class:`~rnnlab.text.Tokenizer` fitted on the training part only,
 The settings are :class:`~rnnlab.tasks.text_config.TextConfig`; the split and encoding
 are in :mod:`rnnlab.tasks.text_data`.
 
+    rnnlab train text --tarball aclImdb_v1.tar.gz --out runs/imdb            # nblr
     rnnlab train text --tarball aclImdb_v1.tar.gz --model flatten --maxlen 50 \\
         --num-words 10000 --epochs 10 --out runs/imdb-flatten
+
+With no ``--model`` the classifier is ``nblr`` (:mod:`rnnlab.tasks.text_ngram`): NBSVM's
+naive-Bayes-scaled words and hashed bigrams and an L2 logistic regression fitted exactly,
+the best of the candidates cross-validated on the IMDB training reviews (BENCHMARKS.md,
+issue 16). The named models keep the notebook's settings.
 
 A run folder holds, beside fit's files, ``tokenizer.json`` (written once, when the run
 starts; a resumed run reads it back, never refits it) and, with pre-trained vectors,
@@ -232,7 +238,7 @@ class TextTask(Task):
 
     def _train_ngram(self, config: TextConfig, run: RunDir, resume: bool, train_texts,
                      y_train, val_texts, y_val, classes, weight, facts) -> TrainResult:
-        """Fit nbsvm3 in one step and write the run's files (fit's layout, one row)."""
+        """Fit nblr in one step and write the run's files (fit's layout, one row)."""
         from rnnlab.checkpoint import save_checkpoint
 
         tokenizer = _read_tokenizer(run) if resume else None  # never refitted on resume

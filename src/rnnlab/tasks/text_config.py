@@ -22,8 +22,10 @@ from rnnlab.train import FitConfig
 
 __all__ = ["MODELS", "TextConfig", "TextData", "TextModel", "migrate_v1"]
 
-MODELS = ("nbsvm3", *KINDS)  # nbsvm3 (rnnlab.tasks.text_ngram) is the default
-DEFAULT_C = 1.0  # nbsvm3's C, chosen by 5-fold cross-validation (BENCHMARKS.md, issue 16)
+MODELS = ("nblr", *KINDS)  # nblr (rnnlab.tasks.text_ngram) is the default
+# nblr's settings, chosen by 5-fold cross-validation on the IMDB training reviews
+# (bench/text_cv.py; BENCHMARKS.md, issue 16): the cheapest within 0.003 of the best.
+DEFAULT_NGRAMS, DEFAULT_C, DEFAULT_MIN_DF = 2, 0.3, 2
 CLASS_WEIGHTS = ("none", "balanced")
 
 SOURCES = ("data_dir", "tarball", "input")
@@ -83,11 +85,12 @@ class TextModel:
     """The encoding of the texts and the network that classifies them.
 
     Attributes:
-        model: "nbsvm3" (the default: naive-Bayes-scaled uni-, bi- and trigrams and an L2
-            logistic regression fitted exactly, ``rnnlab.tasks.text_ngram``), or one of
-            "flatten", "glove-flatten", "rnn", "lstm", "gru", "bag", "nbsvm"
-            (``rnnlab.models.text`` describes each). nbsvm3 reads every word of every
-            text and ignores ``maxlen``, ``num_words`` and the fit's optimizer settings.
+        model: "nblr" (the default: NBSVM's naive-Bayes-scaled hashed n-grams, words and
+            bigrams by default, and an L2 logistic regression fitted exactly,
+            ``rnnlab.tasks.text_ngram``), or one of "flatten", "glove-flatten", "rnn",
+            "lstm", "gru", "bag", "nbsvm" (``rnnlab.models.text`` describes each). nblr
+            reads every word of every text and ignores ``maxlen``, ``num_words`` and the
+            fit's optimizer settings (``max_steps`` caps its L-BFGS iterations).
         maxlen: tokens kept per text (Keras' default: the LAST maxlen words).
         num_words: vocabulary size (the num_words - 1 most frequent words, 0 = padding).
         embedding: "none" (learnt from scratch), "glove-6b-50d", or a vector file path.
@@ -97,13 +100,13 @@ class TextModel:
         num_layers, bidirectional: recurrent layers and directions.
         dropout: dropout before the output layer (and between recurrent layers).
         bigram_buckets: bag and nbsvm models: hashed bigram buckets (0: unigrams only).
-        ngrams, c, ngram_buckets, min_df: nbsvm3's longest n-gram, inverse L2 strength
+        ngrams, c, ngram_buckets, min_df: nblr's longest n-gram, inverse L2 strength
             (scikit-learn's C), hash space and the fewest training texts an n-gram must
             occur in to be a feature.
         class_weight: "balanced" weighs each class's texts by inverse frequency in the loss.
     """
 
-    model: str = option("nbsvm3", choices=MODELS, help="the classifier")
+    model: str = option("nblr", choices=MODELS, help="the classifier")
     maxlen: int = option(50, help="tokens per text")
     num_words: int = option(10000, help="vocabulary size")
     embedding: str = option("none", metavar="{none,glove-6b-50d,PATH}",
@@ -118,12 +121,12 @@ class TextModel:
     bigram_buckets: int = option(0, flag="--bigrams", metavar="BUCKETS",
                                  help="bag and nbsvm models: hashed bigram buckets "
                                       "(0: unigrams only)")
-    ngrams: int = option(3, help="nbsvm3: the longest n-gram (1: words only)")
-    c: float = option(DEFAULT_C, help="nbsvm3: inverse L2 strength (scikit-learn's C)")
+    ngrams: int = option(DEFAULT_NGRAMS, help="nblr: the longest n-gram (1: words only)")
+    c: float = option(DEFAULT_C, help="nblr: inverse L2 strength (scikit-learn's C)")
     ngram_buckets: int = option(1 << 23, flag="--buckets",
-                                help="nbsvm3: hash space of the n-grams")
-    min_df: int = option(2, help="nbsvm3: keep n-grams found in at least this many "
-                                 "training texts")
+                                help="nblr: hash space of the n-grams")
+    min_df: int = option(DEFAULT_MIN_DF,
+                         help="nblr: keep n-grams found in at least this many training texts")
     class_weight: str = option("none", choices=CLASS_WEIGHTS,
                                help="weigh the loss by inverse class frequency")
 
@@ -133,7 +136,7 @@ class TextModel:
         if self.class_weight not in CLASS_WEIGHTS:
             raise choice_error("class_weight", self.class_weight, CLASS_WEIGHTS)
         self._check_ngrams()
-        if self.model in ("nbsvm", "nbsvm3") and self.embedding != "none":
+        if self.model in ("nbsvm", "nblr") and self.embedding != "none":
             raise ConfigError(f"the {self.model} model learns one weight per word; it takes "
                               f"no pre-trained vectors (got embedding={self.embedding!r})")
         if isinstance(self.num_words, bool) or not isinstance(self.num_words, int) \

@@ -1,11 +1,12 @@
-"""The default text model, ``nbsvm3``: tokenising for it, fitting it into a run, predicting.
+"""The default text model, ``nblr``: tokenising for it, fitting it into a run, predicting.
 
-``nbsvm3`` (:mod:`rnnlab.models.text_nbsvm`) reads every word of every text: a tokenizer
-with no ``num_words`` cut and no ``maxlen``, that keeps ``!`` and ``?`` as words of their
-own (they carry sentiment), hashes the uni-, bi- and trigrams of each text and fits
-naive-Bayes ratios and an L2 logistic regression exactly (L-BFGS), in one step: no epochs,
-no learning rate. Its settings (``ngrams``, ``c``, ``ngram_buckets``, ``min_df``) were
-chosen by 5-fold cross-validation on the IMDB training reviews (``bench/text_cv.py``,
+``nblr`` (naive-Bayes logistic regression, :mod:`rnnlab.models.text_nbsvm`) reads every
+word of every text: a tokenizer with no ``num_words`` cut and no ``maxlen``, that keeps
+``!`` and ``?`` as words of their own (they carry sentiment), hashes the n-grams of each
+text (words and bigrams by default; ``ngrams=3`` adds trigrams) and fits naive-Bayes
+ratios and an L2 logistic regression exactly (L-BFGS), in one step: no epochs, no
+learning rate. Its settings (``ngrams``, ``c``, ``ngram_buckets``, ``min_df``) were chosen
+by 5-fold cross-validation on the IMDB training reviews (``bench/text_cv.py``,
 ``BENCHMARKS.md``). The run folder is the same as the other models': ``config.json``,
 ``metrics.csv``/``.json`` (one row), ``best``/``last`` checkpoints and ``tokenizer.json``.
 """
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["NGRAM_KINDS", "NgramModelConfig", "NgramPredictor", "Scoring", "fit_ngram_run",
            "ngram_tokenizer", "prepare", "warn_unknown"]
 
-NGRAM_KINDS = ("nbsvm3",)
+NGRAM_KINDS = ("nblr",)
 _PUNCT = "!?"  # kept as words of their own (``prepare``)
 _FILTERS = '"#$%&()*+,-./:;<=>@[\\]^_`{|}~\t\n'  # Keras' filters without ! and ?
 
@@ -50,10 +51,10 @@ def prepare(texts: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class NgramModelConfig:
-    """What ``config.json`` records of an nbsvm3 model (its ``"model"`` entry).
+    """What ``config.json`` records of an nblr model (its ``"model"`` entry).
 
     Attributes:
-        kind: "nbsvm3".
+        kind: "nblr".
         ngrams: the longest n-gram.
         buckets: the hash space of the n-grams.
         columns: the n-grams (buckets) the training texts held, the model's width.
@@ -61,8 +62,8 @@ class NgramModelConfig:
         c, min_df: the fit's settings (kept for the record).
     """
 
-    kind: str = "nbsvm3"
-    ngrams: int = 3
+    kind: str = "nblr"
+    ngrams: int = 2
     buckets: int = 1 << 23
     columns: int = 1
     num_classes: int = 2
@@ -137,7 +138,7 @@ class Scoring:
 
 @dataclass(frozen=True)
 class NgramPredictor(Scoring):
-    """A fitted nbsvm3 model with its tokenizer: what ``rnnlab.load_run`` returns for one."""
+    """A fitted nblr model with its tokenizer: what ``rnnlab.load_run`` returns for one."""
 
     model: NgramLinear
     tokenizer: Tokenizer
@@ -158,7 +159,7 @@ class NgramPredictor(Scoring):
 
 def fit_ngram_run(model_part, train_texts, y_train, val_texts, y_val, classes, fit: FitConfig,
                   *, tokenizer: Tokenizer | None = None, class_weight=None):
-    """Tokenise, hash and fit an nbsvm3 model; returns ``(predictor, history, model entry)``.
+    """Tokenise, hash and fit an nblr model; returns ``(predictor, history, model entry)``.
 
     Args:
         model_part: the run's ``TextModel`` (``ngrams``, ``c``, ``ngram_buckets``, ``min_df``).
@@ -199,6 +200,6 @@ def fit_ngram_run(model_part, train_texts, y_train, val_texts, y_val, classes, f
     monitor = "val_loss" if "val_loss" in row else None
     history = History(rows=[row], monitor=monitor, best=row.get("val_loss"),
                       best_epoch=1 if monitor else None, step=1)
-    logger.info("nbsvm3: %d texts, %d n-grams, val accuracy %s in %.1f s", len(rows),
+    logger.info("nblr: %d texts, %d n-grams, val accuracy %s in %.1f s", len(rows),
                 config.columns, row.get("val_accuracy"), row["seconds"])
     return predictor, history, asdict(config)
