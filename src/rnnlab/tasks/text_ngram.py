@@ -197,8 +197,8 @@ def fit_ngram_run(model_part, train_texts, y_train, val_texts, y_val, classes, f
         val = predictor.score(val_texts, y_val)
         row["val_loss"], row["val_accuracy"] = val["loss"], val["accuracy"]
     row["seconds"] = time.perf_counter() - start
-    monitor = "val_loss" if "val_loss" in row else None
-    history = History(rows=[row], monitor=monitor, best=row.get("val_loss"),
+    monitor = fit.monitor if fit.monitor in row else ("val_loss" if "val_loss" in row else None)
+    history = History(rows=[row], monitor=monitor, best=row.get(monitor),
                       best_epoch=1 if monitor else None, step=1)
     logger.info("nblr: %d texts, %d n-grams, val accuracy %s in %.1f s", len(rows),
                 config.columns, row.get("val_accuracy"), row["seconds"])
