@@ -9,7 +9,7 @@ with no value array. The kernels are numba, compiled once and cached on disk.
 
     >>> rows = ngram_rows([[5, 6, 7], [5]], ngrams=2, buckets=1 << 20)
     >>> rows.indptr.tolist()
-    [0, 5, 1...]
+    [0, 5, 6]
 """
 
 from __future__ import annotations
