@@ -389,7 +389,10 @@ def _predict_parser(sub) -> None:
                          help="classify runs: IDX or PNG image files")
     predict.add_argument("--text", action="append", default=[],
                          help="text runs: a text to classify (repeatable)")
-    predict.add_argument("--input", help="text runs: a CSV/JSONL/.txt file of texts")
+    predict.add_argument("--input", help="text runs: a CSV/JSONL/.txt file of texts, or - "
+                         "to read one text per line from standard input")
+    predict.add_argument("--top-k", type=int, default=None, metavar="K",
+                         help="print the K most likely labels with their probabilities")
     _weights_and_json(predict)
     _data_flags(predict, seen={"--input"})
     predict.set_defaults(handler=_cmd_predict, _parser=predict)
@@ -427,20 +430,37 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from rnnlab.cli_config import typed_overrides
     from rnnlab.tasks import predict_run
 
+    top_k = args.top_k
+    if top_k is not None and top_k < 1:
+        args._parser.error(f"argument --top-k: {top_k} is not allowed; give an integer >= 1")
     inputs = {"files": args.files, "text": args.text, "input": args.input}
     data = typed_overrides(args).get("data")
     if data:  # predict --dataset FILE (classify), the same data flags as train
         inputs["data"] = data
+    if args.input == "-":  # one text per line, read once: the model loads once for all
+        from rnnlab.data.texts import texts_from_lines
+
+        inputs = {**inputs, "input": None,
+                  "text": list(args.text) + texts_from_lines(sys.stdin.buffer.read())}
     rows = predict_run(args.run_dir, inputs=inputs, weights=args.weights, device=args.device)
-    if args.json:
+    if top_k is not None:
         for row in rows:
-            print(_compact(row))
-        return 0
-    keys = [k for k in rows[0] if k != "probabilities"] if rows else []
-    print("\t".join(keys))
-    for row in rows:
-        print("\t".join(f"{row[k]:.4f}" if isinstance(row[k], float) else str(row[k])
-                        for k in keys))
+            ranked = sorted(row.get("probabilities", {}).items(), key=lambda kv: -kv[1])
+            row["top_k"] = [{"label": k, "probability": p} for k, p in ranked[:top_k]]
+    out = []
+    if args.json:
+        out = [_compact(row) for row in rows]
+    else:
+        skip = ("probabilities", "top_k", "label", "probability") if top_k else ("probabilities",)
+        keys = [k for k in rows[0] if k not in skip] if rows else []
+        out.append("\t".join(keys + (["top_k"] if top_k else [])))
+        for row in rows:
+            cells = [f"{row[k]:.4f}" if isinstance(row[k], float) else str(row[k]) for k in keys]
+            if top_k:
+                cells.append("  ".join(f"{t['label']} {t['probability']:.4f}"
+                                       for t in row["top_k"]))
+            out.append("\t".join(cells))
+    sys.stdout.write("\n".join(out) + ("\n" if out else ""))
     return 0
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rnnlab.data.imdb import download_imdb, load_imdb, read_imdb_tarball
-from rnnlab.errors import ConfigError, DataError, DataNotFoundError
+from rnnlab.errors import ConfigError, DataError, DataNotFoundError, UnsafeArchiveError
 
 FILES = {
     "train/pos/10_9.txt": "Great film.<br />Loved it",
@@ -71,15 +71,24 @@ def test_unsup(tmp_path):
     assert only.texts == ["no label"] and only.ratings.tolist() == [0]
 
 
-def test_tarball_skips_links_and_devices(tmp_path):
-    link = tarfile.TarInfo("aclImdb/train/pos/99_8.txt")
-    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
-    dev = tarfile.TarInfo("aclImdb/train/neg/98_1.txt")
-    dev.type = tarfile.CHRTYPE
-    up = tarfile.TarInfo("aclImdb/train/pos/../../../97_9.txt")
-    up.size = 1
-    tb = _tarball(tmp_path / "x.tar.gz", extra=[(link, None), (dev, None), (up, b"x")])
-    _check_train(read_imdb_tarball(tb))
+@pytest.mark.parametrize("kind", ["symlink", "hardlink", "device", "dotdot", "absolute"])
+def test_tarball_refuses_links_devices_and_escaping_names(tmp_path, kind):
+    # issue 16: the streamed reader refuses what extraction refuses (it used to skip them)
+    member = tarfile.TarInfo({"dotdot": "aclImdb/train/pos/../../../97_9.txt",
+                              "absolute": "/aclImdb/train/pos/97_9.txt"}.get(
+                                  kind, "aclImdb/train/pos/99_8.txt"))
+    data = None
+    if kind == "symlink":
+        member.type, member.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    elif kind == "hardlink":
+        member.type, member.linkname = tarfile.LNKTYPE, "aclImdb/train/pos/1_8.txt"
+    elif kind == "device":
+        member.type = tarfile.CHRTYPE
+    else:
+        member.size, data = 1, b"x"
+    tb = _tarball(tmp_path / "x.tar.gz", extra=[(member, data)])
+    with pytest.raises(UnsafeArchiveError, match="archive member"):
+        read_imdb_tarball(tb)
     assert not (tmp_path / "97_9.txt").exists()
 
 

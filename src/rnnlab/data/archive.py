@@ -32,7 +32,7 @@ from typing import IO
 from rnnlab._fs import fsync_dir
 from rnnlab.errors import ConfigError, DataError, UnsafeArchiveError
 
-__all__ = ["safe_extract"]
+__all__ = ["check_tar_member", "safe_extract"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,22 +72,36 @@ def _clean_name(raw: str) -> str:
     return "/".join(parts)
 
 
+def check_tar_member(info: tarfile.TarInfo) -> str:
+    """The member's clean name (``a/b.txt``); refuses what extraction refuses.
+
+    Used by :func:`safe_extract` and by readers that stream a tarball without extracting
+    it (``rnnlab.data.imdb.read_imdb_tarball``), so both refuse the same members.
+
+    Raises:
+        UnsafeArchiveError: an absolute or ``..`` name, a backslash or NUL in it, a link,
+            a device file or FIFO, or another non-file, non-folder member.
+    """
+    name = _clean_name(info.name)
+    if info.issym() or info.islnk():
+        raise UnsafeArchiveError(
+            f"archive member {info.name!r}: links are not allowed (points to {info.linkname!r})"
+        )
+    if info.ischr() or info.isblk() or info.isfifo():
+        raise UnsafeArchiveError(
+            f"archive member {info.name!r}: device files and FIFOs are not allowed"
+        )
+    if not (info.isdir() or info.isreg()):
+        raise UnsafeArchiveError(
+            f"archive member {info.name!r}: unsupported member type {info.type!r}"
+        )
+    return name
+
+
 def _tar_members(tf: tarfile.TarFile) -> list[_Member]:
     out = []
     for info in tf.getmembers():
-        name = _clean_name(info.name)
-        if info.issym() or info.islnk():
-            raise UnsafeArchiveError(
-                f"archive member {info.name!r}: links are not allowed (points to {info.linkname!r})"
-            )
-        if info.ischr() or info.isblk() or info.isfifo():
-            raise UnsafeArchiveError(
-                f"archive member {info.name!r}: device files and FIFOs are not allowed"
-            )
-        if not (info.isdir() or info.isreg()):
-            raise UnsafeArchiveError(
-                f"archive member {info.name!r}: unsupported member type {info.type!r}"
-            )
+        name = check_tar_member(info)
         out.append(_Member(name, info.isdir(), 0 if info.isdir() else info.size, info))
     return out
 

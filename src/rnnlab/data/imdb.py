@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab.data.archive import check_tar_member
 from rnnlab.errors import ConfigError, DataError, DataNotFoundError, choice_error
 
 __all__ = [
@@ -169,8 +170,10 @@ def read_imdb_tarball(
     """Stream the reviews of one split straight out of ``aclImdb_v1.tar.gz``.
 
     Nothing is written to disk. Only regular members named
-    ``aclImdb/<split>/<label>/<id>_<rating>.txt`` are read; links, devices, other names and
-    members over ``MAX_REVIEW_BYTES`` are skipped (links and devices) or refused (size).
+    ``aclImdb/<split>/<label>/<id>_<rating>.txt`` are read, other names are skipped; a
+    member that extraction would refuse (a link, a device, an absolute or ``..`` name:
+    ``rnnlab.data.archive.check_tar_member``) raises ``UnsafeArchiveError``; a member
+    over ``MAX_REVIEW_BYTES`` raises ``DataError``.
 
     Args:
         path: the tarball (gzip, bzip2, xz or plain tar).
@@ -192,7 +195,7 @@ def read_imdb_tarball(
             for n, member in enumerate(tf):
                 if n >= MAX_TARBALL_MEMBERS:
                     raise DataError(f"{path}: more than {MAX_TARBALL_MEMBERS} members")
-                name = member.name.removeprefix("./")
+                name = check_tar_member(member)  # refuses what extraction refuses
                 folder, _, base = name.rpartition("/")
                 rank = want.get(folder)
                 if rank is None or not member.isreg():

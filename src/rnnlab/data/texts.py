@@ -224,6 +224,30 @@ def _read_lines(path: Path, labelled: bool):
     return texts, labels, sources
 
 
+def texts_from_lines(raw: bytes, where: str = "<stdin>") -> list[str]:
+    """One text per line of ``raw`` (standard input), ``__label__X`` prefixes stripped.
+
+    Every line is a text, blank ones included, so that the n-th answer is the n-th line's.
+
+    Args:
+        raw: UTF-8 bytes.
+        where: the name used in errors ("<stdin>: line 3: bad UTF-8 ...").
+
+    Returns:
+        The texts, in order.
+
+    Example:
+        >>> texts_from_lines(b"__label__pos loved it\nboring\n")
+        ['loved it', 'boring']
+    """
+    data = _decode(raw, Path(where))
+    # "\n" only: a review may hold "\r" or U+2028, which str.splitlines would cut at
+    lines = [line.removesuffix("\r") for line in data.removesuffix("\n").split("\n")]
+    if not data:
+        raise DataError(f"{where}: no texts (empty input); give one text per line")
+    return [_strip_labels(line) for line in lines]
+
+
 def read_texts(
     path: str | os.PathLike,
     *,

@@ -75,7 +75,8 @@ class SentimentConfig:
     def task_config(self, fit: FitConfig | None = None) -> TextConfig:
         """The composed config of the same run (``fit``: the task's defaults when None)."""
         parts = {"data": TextData(**{k: getattr(self, k) for k in _DATA}),
-                 "model": TextModel(**{k: getattr(self, k) for k in _MODEL})}
+                 "model": TextModel(**{k: getattr(self, k) for k in _MODEL
+                                      if hasattr(self, k)})}
         return TextConfig(**parts) if fit is None else TextConfig(**parts, fit=fit)
 
 

@@ -7,8 +7,14 @@ a Keras-style :class:`~rnnlab.text.Tokenizer` fitted on the training part only,
 The settings are :class:`~rnnlab.tasks.text_config.TextConfig`; the split and encoding
 are in :mod:`rnnlab.tasks.text_data`.
 
+    rnnlab train text --tarball aclImdb_v1.tar.gz --out runs/imdb            # nblr
     rnnlab train text --tarball aclImdb_v1.tar.gz --model flatten --maxlen 50 \\
         --num-words 10000 --epochs 10 --out runs/imdb-flatten
+
+With no ``--model`` the classifier is ``nblr`` (:mod:`rnnlab.tasks.text_ngram`): NBSVM's
+naive-Bayes-scaled words and hashed bigrams and an L2 logistic regression fitted exactly,
+the best of the candidates cross-validated on the IMDB training reviews (BENCHMARKS.md,
+issue 16). The named models keep the notebook's settings.
 
 A run folder holds, beside fit's files, ``tokenizer.json`` (written once, when the run
 starts; a resumed run reads it back, never refits it) and, with pre-trained vectors,
@@ -28,19 +34,30 @@ import torch
 from torch import nn
 
 from rnnlab.config import check_keys, from_dict
-from rnnlab.errors import ConfigError, DataError, DataNotFoundError, ShapeError, choice_error
+from rnnlab.errors import ConfigError, DataError, DataNotFoundError, choice_error
 from rnnlab.models.text import TextClassifier, TextModelConfig
+from rnnlab.models.text_nbsvm import NgramLinear
 from rnnlab.tasks.base import Task, TrainResult, register, saved_config
-from rnnlab.tasks.scores import classification_report, prediction_rows
+from rnnlab.tasks.scores import prediction_rows
 from rnnlab.tasks.text_config import SOURCES, TextConfig, TextData, TextModel, migrate_v1
 from rnnlab.tasks.text_data import (
     check_classes,
+    class_weights,
     encode,
     load_texts,
     make_tokenizer,
     split_indices,
+    warn_small_classes,
 )
-from rnnlab.text import Tokenizer
+from rnnlab.tasks.text_ngram import (
+    NGRAM_KINDS,
+    NgramModelConfig,
+    NgramPredictor,
+    Scoring,
+    fit_ngram_run,
+    warn_unknown,
+)
+from rnnlab.text import Tokenizer, pad_sequences
 from rnnlab.training import Callback, fit
 from rnnlab.training.distributed import is_main_process
 from rnnlab.training.runfolder import RunDir, load_weights
@@ -62,15 +79,25 @@ def binary_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float:
     return (outputs.argmax(-1) == targets).float().mean().item()
 
 
-def loss_for(num_outputs: int):
-    """Sigmoid cross-entropy for one logit, softmax cross-entropy for several."""
+def loss_for(num_outputs: int, weight: torch.Tensor | None = None):
+    """Sigmoid cross-entropy for one logit, softmax cross-entropy for several.
+
+    Args:
+        num_outputs: 1 (two classes) or C.
+        weight: (C,) per-class weights of the loss (``class_weight="balanced"``); None: 1.
+    """
     if num_outputs == 1:
-        return lambda out, y: nn.functional.binary_cross_entropy_with_logits(out, y.float())
-    return nn.functional.cross_entropy
+        if weight is None:
+            return lambda out, y: nn.functional.binary_cross_entropy_with_logits(out, y.float())
+        return lambda out, y: nn.functional.binary_cross_entropy_with_logits(
+            out, y.float(), weight=weight.to(out.device)[y.long()])
+    if weight is None:
+        return nn.functional.cross_entropy
+    return lambda out, y: nn.functional.cross_entropy(out, y, weight=weight.to(out.device))
 
 
 @dataclass(frozen=True)
-class TextPredictor:
+class TextPredictor(Scoring):
     """A trained text classifier with its tokenizer: what ``rnnlab.load_run`` returns."""
 
     model: TextClassifier
@@ -81,7 +108,9 @@ class TextPredictor:
     @torch.no_grad()
     def logits(self, texts, batch_size: int = 512) -> torch.Tensor:
         """The model's logits for a list of texts, on the CPU: (N,) binary, else (N, C)."""
-        x = encode(self.tokenizer, texts, self.maxlen)
+        seqs = self.tokenizer.texts_to_sequences(texts)
+        warn_unknown(np.fromiter(map(len, seqs), np.int64, len(seqs)))
+        x = torch.from_numpy(pad_sequences(seqs, maxlen=self.maxlen, dtype="int64"))
         device = next(self.model.parameters()).device
         chunks = [self.model(x[i:i + batch_size].to(device)).cpu()
                   for i in range(0, len(x), batch_size)]
@@ -89,42 +118,6 @@ class TextPredictor:
             binary = self.model.config.num_outputs == 1
             return torch.zeros((0,) if binary else (0, len(self.classes)))
         return torch.cat(chunks)
-
-    def proba_of(self, logits: torch.Tensor) -> np.ndarray:
-        """Class probabilities (N, C) from ``logits``."""
-        if logits.dim() == 1:
-            p = torch.sigmoid(logits)
-            return torch.stack([1 - p, p], dim=1).numpy()
-        return torch.softmax(logits, dim=-1).numpy()
-
-    def predict_proba(self, texts) -> np.ndarray:
-        """Class probabilities (N, C) for a list of texts."""
-        if isinstance(texts, str):
-            raise ShapeError("predict_proba takes a list of texts; wrap one text in a list")
-        return self.proba_of(self.logits(list(texts)))
-
-    def predict(self, texts) -> tuple[list[str], np.ndarray]:
-        """``(labels, probability of that label)`` for a list of texts."""
-        proba = self.predict_proba(texts)
-        best = proba.argmax(1)
-        return [self.classes[i] for i in best], proba[np.arange(len(best)), best]
-
-    def score(self, texts, labels) -> dict:
-        """The classification report of these labelled texts, with the mean loss.
-
-        Args:
-            texts: N strings.
-            labels: (N,) class indices into ``classes``.
-
-        Returns:
-            ``classification_report``'s keys plus ``loss``.
-        """
-        logits = self.logits(list(texts))
-        y = torch.as_tensor(np.asarray(labels, np.int64))
-        loss = loss_for(self.model.config.num_outputs)(logits, y).item() if len(y) else None
-        report = classification_report(y.numpy(), self.proba_of(logits).argmax(1),
-                                       self.classes)
-        return {**report, "loss": loss}
 
 
 def _pretrained(model: TextModel, tokenizer: Tokenizer):
@@ -194,9 +187,20 @@ class TextTask(Task):
         train_idx, val_idx = split_indices(len(texts), config.data.val_fraction,
                                            config.data.train_size)
         train_texts = [texts[i] for i in train_idx]
-        matrix = coverage = None
+        warn_small_classes(labels[train_idx], classes)
+        weight = (class_weights(labels[train_idx], len(classes))
+                  if config.model.class_weight == "balanced" else None)
+        facts = {"classes": list(classes), "train_size": len(train_idx),
+                 "val_size": len(val_idx), "examples": len(texts),
+                 "class_weights": None if weight is None else weight.tolist()}
         if resume:
             _check_same_split(saved["data"], train_idx, val_idx, _where(config.data))
+        if config.model.model in NGRAM_KINDS:
+            return self._train_ngram(config, run, resume, train_texts, labels[train_idx],
+                                     [texts[i] for i in val_idx], labels[val_idx], classes,
+                                     weight, facts)
+        matrix = coverage = None
+        if resume:
             tokenizer = _read_tokenizer(run)  # never refitted on resume
             model_config = from_dict(TextModelConfig, saved["model"], where=f"{run.config} model")
         else:
@@ -223,9 +227,9 @@ class TextTask(Task):
             tokenizer.save(run.file(TOKENIZER))
             if coverage is not None:
                 run.save_json(COVERAGE, coverage)
-        facts = {"classes": list(classes), "train_size": len(train_idx),
-                 "val_size": len(val_idx), "examples": len(texts)}
-        history = fit(model, (x_train, y[train_idx]), loss_fn=loss_for(model_config.num_outputs),
+        loss_fn = loss_for(model_config.num_outputs,
+                           None if weight is None else torch.from_numpy(weight).float())
+        history = fit(model, (x_train, y[train_idx]), loss_fn=loss_fn,
                       config=config.fit, val_data=(x_val, y[val_idx]),
                       metrics={"accuracy": binary_accuracy}, callbacks=tuple(callbacks),
                       run_dir=run,  # claimed by the caller: fresh or resumed
@@ -233,9 +237,40 @@ class TextTask(Task):
                                               model=asdict(model_config)))
         return TrainResult(model, history)
 
-    def load(self, run: RunDir, *, device: Any = "cpu", weights: str = "best") -> TextPredictor:
+    def _train_ngram(self, config: TextConfig, run: RunDir, resume: bool, train_texts,
+                     y_train, val_texts, y_val, classes, weight, facts) -> TrainResult:
+        """Fit nblr in one step and write the run's files (fit's layout, one row)."""
+        from rnnlab.checkpoint import save_checkpoint
+
+        tokenizer = _read_tokenizer(run) if resume else None  # never refitted on resume
+        predictor, history, entry = fit_ngram_run(
+            config.model, train_texts, y_train, val_texts, y_val, classes, config.fit,
+            tokenizer=tokenizer, class_weight=weight)
+        if is_main_process():
+            run.create()
+            if not resume:
+                for name in self.artefacts:
+                    run.file(name).unlink(missing_ok=True)
+                predictor.tokenizer.save(run.file(TOKENIZER))
+            saved = {**saved_config(self, config, data=facts, model=entry),
+                     "fit": asdict(config.fit)}
+            run.save_config(saved)
+            for path in (run.best, run.last):
+                save_checkpoint(path, predictor.model, step=1, epoch=1, config=saved,
+                                rng=False)
+            run.write_metrics(history.rows)
+            run.save_metrics(history.summary())
+        return TrainResult(predictor.model, history)
+
+    def load(self, run: RunDir, *, device: Any = "cpu", weights: str = "best"):
         """The run's model (``weights``: "best" or "last") with its tokenizer."""
         config = run.load_config()
+        if config.get("model", {}).get("kind") in NGRAM_KINDS:
+            entry = from_dict(NgramModelConfig, config["model"], where=f"{run.config} model")
+            model = NgramLinear(entry.columns, entry.num_outputs, entry.buckets)
+            load_weights(run, model, which=weights, device="cpu")  # numba runs on the CPU
+            return NgramPredictor(model, _read_tokenizer(run), entry,
+                                  tuple(config["data"]["classes"]))
         model = TextClassifier(from_dict(TextModelConfig, config["model"],
                                          where=f"{run.config} model"))
         load_weights(run, model, which=weights, device=device)

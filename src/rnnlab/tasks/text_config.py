@@ -12,6 +12,7 @@ their command-line flag (``rnnlab train text --help``)::
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from rnnlab.config import option
@@ -19,7 +20,13 @@ from rnnlab.errors import ConfigError, choice_error
 from rnnlab.models.text import KINDS
 from rnnlab.training import FitConfig
 
-__all__ = ["TextConfig", "TextData", "TextModel", "migrate_v1"]
+__all__ = ["MODELS", "TextConfig", "TextData", "TextModel", "migrate_v1"]
+
+MODELS = ("nblr", *KINDS)  # nblr (rnnlab.tasks.text_ngram) is the default
+# nblr's settings, chosen by 5-fold cross-validation on the IMDB training reviews
+# (bench/text_cv.py; BENCHMARKS.md, issue 16): the cheapest within 0.003 of the best.
+DEFAULT_NGRAMS, DEFAULT_C, DEFAULT_MIN_DF = 2, 0.3, 2
+CLASS_WEIGHTS = ("none", "balanced")
 
 SOURCES = ("data_dir", "tarball", "input")
 
@@ -78,8 +85,12 @@ class TextModel:
     """The encoding of the texts and the network that classifies them.
 
     Attributes:
-        model: "flatten", "glove-flatten", "rnn", "lstm", "gru", "bag" or "nbsvm"
-            (``rnnlab.models.text`` describes each).
+        model: "nblr" (the default: NBSVM's naive-Bayes-scaled hashed n-grams, words and
+            bigrams by default, and an L2 logistic regression fitted exactly,
+            ``rnnlab.tasks.text_ngram``), or one of "flatten", "glove-flatten", "rnn",
+            "lstm", "gru", "bag", "nbsvm" (``rnnlab.models.text`` describes each). nblr
+            reads every word of every text and ignores ``maxlen``, ``num_words`` and the
+            fit's optimizer settings (``max_steps`` caps its L-BFGS iterations).
         maxlen: tokens kept per text (Keras' default: the LAST maxlen words).
         num_words: vocabulary size (the num_words - 1 most frequent words, 0 = padding).
         embedding: "none" (learnt from scratch), "glove-6b-50d", or a vector file path.
@@ -89,9 +100,13 @@ class TextModel:
         num_layers, bidirectional: recurrent layers and directions.
         dropout: dropout before the output layer (and between recurrent layers).
         bigram_buckets: bag and nbsvm models: hashed bigram buckets (0: unigrams only).
+        ngrams, c, ngram_buckets, min_df: nblr's longest n-gram, inverse L2 strength
+            (scikit-learn's C), hash space and the fewest training texts an n-gram must
+            occur in to be a feature.
+        class_weight: "balanced" weighs each class's texts by inverse frequency in the loss.
     """
 
-    model: str = option("flatten", choices=KINDS, help="the network")
+    model: str = option("nblr", choices=MODELS, help="the classifier")
     maxlen: int = option(50, help="tokens per text")
     num_words: int = option(10000, help="vocabulary size")
     embedding: str = option("none", metavar="{none,glove-6b-50d,PATH}",
@@ -106,13 +121,24 @@ class TextModel:
     bigram_buckets: int = option(0, flag="--bigrams", metavar="BUCKETS",
                                  help="bag and nbsvm models: hashed bigram buckets "
                                       "(0: unigrams only)")
+    ngrams: int = option(DEFAULT_NGRAMS, help="nblr: the longest n-gram (1: words only)")
+    c: float = option(DEFAULT_C, help="nblr: inverse L2 strength (scikit-learn's C)")
+    ngram_buckets: int = option(1 << 23, flag="--buckets",
+                                help="nblr: hash space of the n-grams")
+    min_df: int = option(DEFAULT_MIN_DF,
+                         help="nblr: keep n-grams found in at least this many training texts")
+    class_weight: str = option("none", choices=CLASS_WEIGHTS,
+                               help="weigh the loss by inverse class frequency")
 
     def __post_init__(self):
-        if self.model not in KINDS:
-            raise choice_error("model", self.model, KINDS)
-        if self.model == "nbsvm" and self.embedding != "none":
-            raise ConfigError(f"the nbsvm model learns one weight per word; it takes no "
-                              f"pre-trained vectors (got embedding={self.embedding!r})")
+        if self.model not in MODELS:
+            raise choice_error("model", self.model, MODELS)
+        if self.class_weight not in CLASS_WEIGHTS:
+            raise choice_error("class_weight", self.class_weight, CLASS_WEIGHTS)
+        self._check_ngrams()
+        if self.model in ("nbsvm", "nblr") and self.embedding != "none":
+            raise ConfigError(f"the {self.model} model learns one weight per word; it takes "
+                              f"no pre-trained vectors (got embedding={self.embedding!r})")
         if isinstance(self.num_words, bool) or not isinstance(self.num_words, int) \
                 or self.num_words < 2:
             raise ConfigError(f"num_words={self.num_words!r} must be at least 2")
@@ -125,6 +151,17 @@ class TextModel:
             raise ConfigError(f"bigram_buckets={self.bigram_buckets!r} must be an int >= 0")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout={self.dropout!r} must be in [0, 1)")
+
+    def _check_ngrams(self) -> None:
+        for name, low, high in (("ngrams", 1, 8), ("ngram_buckets", 1, 1 << 28),
+                                ("min_df", 1, None)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low \
+                    or (high is not None and value > high):
+                raise ConfigError(f"{name}={value!r} must be an int in [{low}, {high or 'inf'}]")
+        if isinstance(self.c, bool) or not isinstance(self.c, int | float) \
+                or not math.isfinite(self.c) or self.c <= 0:
+            raise ConfigError(f"c={self.c!r} must be a number > 0")
 
 
 def _fit_defaults() -> FitConfig:

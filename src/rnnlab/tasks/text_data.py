@@ -20,7 +20,10 @@ from rnnlab.text import Tokenizer, pad_sequences
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SPLIT_SEED", "encode", "load_texts", "make_tokenizer", "split_indices"]
+__all__ = ["SPLIT_SEED", "class_weights", "encode", "load_texts", "make_tokenizer",
+           "split_indices", "warn_small_classes"]
+
+MIN_PER_CLASS = 10  # fewer training texts of a class than this: a warning
 
 SPLIT_SEED = 20131  # fixed: the validation texts never depend on --seed
 IMDB_CLASSES = ("neg", "pos")
@@ -95,6 +98,22 @@ def check_classes(classes: Sequence[str], source) -> None:
                   if Path(source.input).suffix.lower() in _COLUMN_FILES else "")
         raise DataError(f"input={source.input!r} has {found}{column}; a classifier needs "
                         "texts of at least two labels")
+
+
+def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
+    """Scikit-learn's "balanced" weights, ``n / (C * count)``, from the training labels."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    return len(y) / (num_classes * np.maximum(counts, 1.0))
+
+
+def warn_small_classes(y: np.ndarray, classes: Sequence[str]) -> None:
+    """Warn about classes with fewer than ``MIN_PER_CLASS`` training texts."""
+    counts = np.bincount(y, minlength=len(classes))
+    few = {c: int(n) for c, n in zip(classes, counts, strict=True) if n < MIN_PER_CLASS}
+    if few:
+        logger.warning("few training texts for %s (fewer than %d each): the model cannot learn "
+                       "much about these classes; add texts or merge classes",
+                       ", ".join(f"{c!r}: {n}" for c, n in few.items()), MIN_PER_CLASS)
 
 
 def split_indices(n: int, val_fraction: float, train_size: int | None):
