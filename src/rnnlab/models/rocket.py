@@ -270,6 +270,7 @@ class RocketFeatures(nn.Module):
         if not fitting and not self.fitted:
             raise ConfigError("RocketFeatures is not fitted: call fit(x, lengths) or "
                               "load_state_dict first")
+        x = x.detach().cpu()
         N, T, _ = x.shape
         if lengths is None:
             return x, torch.full((N,), T, dtype=torch.int64)
@@ -287,27 +288,28 @@ class RocketFeatures(nn.Module):
             (N, D) float32 PPVs in [0, 1], D = ``num_features``; all 0 for length 0.
         """
         x, lengths = self._check(x, lengths)
-        x, lengths = x.detach().cpu(), lengths.cpu()
         N, T, C = x.shape
         out = torch.zeros(N, self.num_features, dtype=torch.float32)
         # Longest-first chunks keep each chunk's step count near its own longest sequence.
         order = torch.argsort(lengths, descending=True, stable=True)
         per_step = 8 * (C * KERNEL_LENGTH + NUM_KERNELS * (2 + max(self.features_per_dilation)))
         chunk = max(1, _CHUNK_BYTES // (per_step * max(T, 1)))
-        weights = [_kernel_weights(self.channel_mask[j * NUM_KERNELS:(j + 1) * NUM_KERNELS])
+        mask, biases = self.channel_mask.cpu(), self.biases.cpu()  # the work is on the CPU
+        weights = [_kernel_weights(mask[j * NUM_KERNELS:(j + 1) * NUM_KERNELS])
                    for j in range(len(self.dilations))]
         for i in range(0, N, chunk):
             idx = order[i:i + chunk]
             steps = int(lengths[idx].max())
             if steps > 0:
-                out[idx] = self._features(x[idx, :steps], lengths[idx], weights)
+                out[idx] = self._features(x[idx, :steps], lengths[idx], weights, biases)
         return out
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Same as :meth:`transform`."""
         return self.transform(x, lengths)
 
-    def _features(self, x: Tensor, lengths: Tensor, weights: list[Tensor]) -> Tensor:
+    def _features(self, x: Tensor, lengths: Tensor, weights: list[Tensor],
+                  biases: Tensor) -> Tensor:
         seqs = _zero_padding(x, lengths)  # (n, F, T) float64
         n, _, T = seqs.shape
         t = torch.arange(T)[None, :]
@@ -322,7 +324,7 @@ class RocketFeatures(nn.Module):
             padded = (torch.arange(NUM_KERNELS) + j) % 2 == 0  # which kernels keep padding
             valid = inside[:, None, :] & (padded[None, :, None] | inner[:, None, :])
             conv = conv.masked_fill(~valid, -math.inf)  # (n, 84, T)
-            positive = _count_above(conv, self.biases[start:start + nf * NUM_KERNELS])
+            positive = _count_above(conv, biases[start:start + nf * NUM_KERNELS])
             count = valid.sum(-1).clamp(min=1)  # (n, 84)
             parts.append((positive / count[:, :, None]).reshape(n, NUM_KERNELS * nf))
             start += nf * NUM_KERNELS
@@ -450,5 +452,6 @@ class RocketClassifier(nn.Module):
         Returns:
             (B, C) float32 ridge decision values, on the inputs' device.
         """
-        logits = self.ridge.decision_function(self.features.transform(inputs, lengths))
+        features = self.features.transform(inputs, lengths)  # (B, D) on the CPU
+        logits = self.ridge.decision_function(features.to(self.ridge.coef.device))
         return logits.to(device=inputs.device, dtype=torch.float32)
