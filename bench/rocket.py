@@ -31,6 +31,9 @@ VARIANTS = {  # --select: name -> (standardise channels first, config overrides)
     "standardised": (True, {}),
     "raw-5k": (False, {"num_features": 5_000}),
     "raw-median-length": (False, {"reference_length": "median"}),
+    "raw-length-feature": (False, {"length_feature": True}),
+    "raw-ppv-over-reference": (False, {"ppv_over": "reference"}),
+    "raw-reference-and-length": (False, {"ppv_over": "reference", "length_feature": True}),
 }
 
 

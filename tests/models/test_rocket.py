@@ -108,6 +108,22 @@ def test_ppv_matches_a_direct_convolution():
         assert float(feats[0, k]) == pytest.approx(float(want), abs=1e-6)
 
 
+def test_ppv_over_reference_scales_by_length_and_keeps_lengths_exact(fitted):
+    rocket, x, lengths = fitted
+    ref = RocketFeatures(num_features=840, seed=3, ppv_over="reference").fit(x, lengths)
+    assert torch.equal(ref.biases, rocket.biases)
+    full = torch.full((len(x),), 60)
+    assert torch.equal(ref.transform(x, full), rocket.transform(x, full))  # equal lengths
+    got = ref.transform(_pad_with(x, lengths, float("nan")), lengths)
+    alone = torch.cat([ref.transform(x[i:i + 1, :lengths[i]], lengths[i:i + 1])
+                       for i in range(len(x))])
+    torch.testing.assert_close(alone, got, atol=1e-5, rtol=0)
+    short = int(lengths.argmin())
+    assert float(got[short].sum()) < float(rocket.transform(x, lengths)[short].sum())
+    with pytest.raises(ConfigError, match="ppv_over"):
+        RocketFeatures(ppv_over="padded")
+
+
 def test_seeded_and_multichannel():
     x, lengths = _sequences(f=4, min_length=10)
     a = RocketFeatures(num_features=840, seed=1).fit(x, lengths)
@@ -210,9 +226,10 @@ def _toy(n, seed):
     return _pad_with(x, lengths, float("nan")), lengths, y
 
 
-def test_classifier_learns_a_toy_problem_and_round_trips(tmp_path):
+@pytest.mark.parametrize("options", [{}, {"ppv_over": "reference", "length_feature": True}])
+def test_classifier_learns_a_toy_problem_and_round_trips(tmp_path, options):
     x, lengths, y = _toy(120, seed=0)
-    model = RocketClassifier(RocketClassifierConfig(num_features=2_000, seed=0))
+    model = RocketClassifier(RocketClassifierConfig(num_features=2_000, seed=0, **options))
     model.fit_closed_form(x, lengths, y)
     assert model.config.input_size == 2 and model.config.num_classes == 2
     assert model.config.reference_length == int(lengths.max())

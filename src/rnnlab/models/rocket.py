@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnlab.errors import ConfigError, ShapeError
+from rnnlab.errors import ConfigError, ShapeError, choice_error
 from rnnlab.models.ridge import RidgeClassifierCV
 from rnnlab.nn.unroll import check_sequence_length
 
@@ -54,6 +54,7 @@ _TWOS = tuple(itertools.combinations(range(KERNEL_LENGTH), 3))  # the taps weigh
 NUM_KERNELS = len(_TWOS)  # 84
 _GOLDEN = (math.sqrt(5) + 1) / 2
 _CHUNK_BYTES = 64 * 2**20  # working memory per chunk of sequences
+PPV_OVER = ("length", "reference")
 _SORT_ABOVE = 16  # count by sorting when a kernel has more biases at a dilation than this
 
 
@@ -68,6 +69,10 @@ class RocketConfig:
             the longest training sequence.
         input_size: channels per step, F; 0 until ``fit``.
         seed: seeds the channel subsets and the sequences that set the biases.
+        ppv_over: what a PPV's count of positive steps is divided by: "length" (the
+            steps the kernel pooled in this sequence: a proportion) or "reference" (the
+            steps it would pool in a sequence ``reference_length`` long, so that shorter
+            sequences give smaller values, as zero padding to the longest does).
     """
 
     num_features: int = 10_000
@@ -75,6 +80,7 @@ class RocketConfig:
     reference_length: int = 0
     input_size: int = 0
     seed: int = 0
+    ppv_over: str = "length"
 
     def __post_init__(self):
         if self.num_features < NUM_KERNELS:
@@ -83,6 +89,8 @@ class RocketConfig:
         if self.max_dilations_per_kernel < 1:
             raise ConfigError(f"max_dilations_per_kernel={self.max_dilations_per_kernel} "
                               f"must be at least 1")
+        if self.ppv_over not in PPV_OVER:
+            raise choice_error("ppv_over", self.ppv_over, PPV_OVER)
         if self.reference_length < 0 or self.input_size < 0:
             raise ConfigError(f"reference_length={self.reference_length} and input_size="
                               f"{self.input_size} must be >= 0")
@@ -174,10 +182,11 @@ class RocketFeatures(nn.Module):
     """
 
     def __init__(self, num_features: int = 10_000, *, max_dilations_per_kernel: int = 32,
-                 reference_length: int = 0, input_size: int = 0, seed: int = 0):
+                 reference_length: int = 0, input_size: int = 0, seed: int = 0,
+                 ppv_over: str = "length"):
         super().__init__()
         self.config = RocketConfig(num_features, max_dilations_per_kernel, reference_length,
-                                   input_size, seed)
+                                   input_size, seed, ppv_over)
         self._allocate()
 
     @classmethod
@@ -230,7 +239,7 @@ class RocketFeatures(nn.Module):
         c = self.config
         self.config = RocketConfig(c.num_features, c.max_dilations_per_kernel,
                                    c.reference_length or int(lengths.max()),
-                                   x.shape[2], c.seed)
+                                   x.shape[2], c.seed, c.ppv_over)
         self._allocate()
         rng = np.random.default_rng(self.config.seed)
         self._draw_channels(rng)
@@ -325,7 +334,12 @@ class RocketFeatures(nn.Module):
             valid = inside[:, None, :] & (padded[None, :, None] | inner[:, None, :])
             conv = conv.masked_fill(~valid, -math.inf)  # (n, 84, T)
             positive = _count_above(conv, biases[start:start + nf * NUM_KERNELS])
-            count = valid.sum(-1).clamp(min=1)  # (n, 84)
+            if self.config.ppv_over == "length":
+                count = valid.sum(-1).clamp(min=1)  # (n, 84)
+            else:
+                ref = self.config.reference_length
+                inner_steps = ref - 2 * edge if ref > 2 * edge else ref
+                count = torch.where(padded, ref, inner_steps)[None, :]  # (1, 84)
             parts.append((positive / count[:, :, None]).reshape(n, NUM_KERNELS * nf))
             start += nf * NUM_KERNELS
         return torch.cat(parts, dim=1).to(torch.float32)
@@ -370,8 +384,10 @@ class RocketClassifierConfig:
     Attributes:
         input_size: channels F; 0 until ``fit_closed_form``.
         num_classes: C; 0 until ``fit_closed_form``.
-        num_features, max_dilations_per_kernel, reference_length, seed: as
+        num_features, max_dilations_per_kernel, reference_length, seed, ppv_over: as
             :class:`RocketConfig` (``reference_length`` is set by the fit).
+        length_feature: give the ridge one more feature, length / reference_length
+            (a sequence's length is part of the sequence, never padding).
     """
 
     input_size: int = 0
@@ -380,6 +396,8 @@ class RocketClassifierConfig:
     max_dilations_per_kernel: int = 32
     reference_length: int = 0
     seed: int = 0
+    ppv_over: str = "length"
+    length_feature: bool = False
 
 
 class RocketClassifier(nn.Module):
@@ -408,11 +426,23 @@ class RocketClassifier(nn.Module):
 
     def _build(self, config: RocketClassifierConfig) -> None:
         self.config = config
-        self.features = RocketFeatures(
-            config.num_features, max_dilations_per_kernel=config.max_dilations_per_kernel,
-            reference_length=config.reference_length, input_size=config.input_size,
-            seed=config.seed)
-        self.ridge = RidgeClassifierCV(self.features.num_features, config.num_classes)
+        self.features = self._rocket(config.input_size)
+        extra = int(config.length_feature) if self.features.fitted else 0
+        self.ridge = RidgeClassifierCV(self.features.num_features + extra, config.num_classes)
+
+    def _rocket(self, input_size: int) -> RocketFeatures:
+        c = self.config
+        return RocketFeatures(c.num_features, max_dilations_per_kernel=c.max_dilations_per_kernel,
+                              reference_length=c.reference_length, input_size=input_size,
+                              seed=c.seed, ppv_over=c.ppv_over)
+
+    def _ridge_inputs(self, x: Tensor, lengths: Tensor | None) -> Tensor:
+        features = self.features.transform(x, lengths)  # (B, D) on the CPU
+        if not self.config.length_feature:
+            return features
+        steps = torch.full((len(x),), x.shape[1]) if lengths is None else lengths.cpu()
+        share = steps.to(torch.float32) / self.features.config.reference_length
+        return torch.cat([features, share[:, None]], dim=1)  # (B, D + 1)
 
     def fit_closed_form(self, x: Tensor, lengths: Tensor | None, y: Tensor,
                         sample_weight: Tensor | None = None) -> RocketClassifier:
@@ -430,16 +460,12 @@ class RocketClassifier(nn.Module):
         """
         c = self.config
         num_classes = c.num_classes or int(torch.as_tensor(y).max()) + 1
-        features = RocketFeatures(
-            c.num_features, max_dilations_per_kernel=c.max_dilations_per_kernel,
-            reference_length=c.reference_length, seed=c.seed).fit(x, lengths)
-        ridge = RidgeClassifierCV(num_classes=num_classes).fit(
-            features.transform(x, lengths), y, sample_weight)
-        fc = features.config
-        self.config = RocketClassifierConfig(fc.input_size, num_classes, c.num_features,
-                                             c.max_dilations_per_kernel,
-                                             fc.reference_length, c.seed)
-        self.features, self.ridge = features, ridge
+        self.features = self._rocket(0).fit(x, lengths)
+        self.ridge = RidgeClassifierCV(num_classes=num_classes).fit(
+            self._ridge_inputs(x, lengths), y, sample_weight)
+        fc = self.features.config
+        self.config = replace(c, input_size=fc.input_size, num_classes=num_classes,
+                              reference_length=fc.reference_length)
         return self
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -452,6 +478,6 @@ class RocketClassifier(nn.Module):
         Returns:
             (B, C) float32 ridge decision values, on the inputs' device.
         """
-        features = self.features.transform(inputs, lengths)  # (B, D) on the CPU
+        features = self._ridge_inputs(inputs, lengths)
         logits = self.ridge.decision_function(features.to(self.ridge.coef.device))
         return logits.to(device=inputs.device, dtype=torch.float32)
