@@ -226,7 +226,7 @@ def _toy(n, seed):
     return _pad_with(x, lengths, float("nan")), lengths, y
 
 
-@pytest.mark.parametrize("options", [{}, {"ppv_over": "reference", "length_feature": True}])
+@pytest.mark.parametrize("options", [{"ppv_over": "length"}, {"length_feature": True}])
 def test_classifier_learns_a_toy_problem_and_round_trips(tmp_path, options):
     x, lengths, y = _toy(120, seed=0)
     model = RocketClassifier(RocketClassifierConfig(num_features=2_000, seed=0, **options))
