@@ -24,7 +24,7 @@ import torch
 from sequences import GENERATED, UEA, folds, load, minirocket
 
 from rnnlab.data.sequence_set import SequenceSet
-from rnnlab.models.rocket import RocketClassifier, RocketClassifierConfig
+from rnnlab.models.rocket_classifier import RocketClassifier, RocketClassifierConfig
 
 VARIANTS = {  # --select: name -> (standardise channels first, config overrides)
     "raw-5k": (False, {"num_features": 5_000, "ppv_over": "length"}),

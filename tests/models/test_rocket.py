@@ -12,13 +12,8 @@ import torch
 
 from rnnlab.errors import ConfigError, ShapeError
 from rnnlab.models.ridge import DEFAULT_ALPHAS, RidgeClassifierCV
-from rnnlab.models.rocket import (
-    NUM_KERNELS,
-    RocketClassifier,
-    RocketClassifierConfig,
-    RocketFeatures,
-    fit_dilations,
-)
+from rnnlab.models.rocket import NUM_KERNELS, RocketFeatures, fit_dilations
+from rnnlab.models.rocket_classifier import RocketClassifier, RocketClassifierConfig
 
 
 def _sequences(n=24, t=60, f=3, seed=0, min_length=0):
