@@ -123,3 +123,23 @@ def test_a_malformed_file_is_one_line_and_creates_no_run(tmp_path, capsys):
     assert cli.main(["train", "classify", "--dataset", str(tmp_path / "nope.ts"), "--out",
                      str(run)]) == 2
     assert "nope.ts" in capsys.readouterr().err and not run.exists()
+
+
+def test_the_minirocket_member_is_saved_calibrated_and_kept_on_resume(trained):
+    config = json.loads((trained / "config.json").read_text())
+    member = config["model"]["rocket"]
+    assert member["temperature"] > 0 and 0 <= member["loo_accuracy"] <= 1
+    assert config["config"]["model"]["rocket"] == "auto"  # as given; resolved: on for files
+    before = (trained / "rocket.safetensors").read_bytes()
+    assert cli.main(["train", "classify", "--resume", "--out", str(trained), "--epochs", "4",
+                     "--quiet"]) == 0
+    assert (trained / "rocket.safetensors").read_bytes() == before
+
+
+def test_rocket_off_trains_the_network_alone(files, tmp_path):
+    folder, _, _ = files
+    run = tmp_path / "alone"
+    assert cli.main(["train", "classify", "--dataset", str(folder / "train.ts"), "--rocket",
+                     "off", "--max-steps", "2", "--out", str(run), *FAST]) == 0
+    assert not (run / "rocket.safetensors").exists()
+    assert "rocket" not in json.loads((run / "config.json").read_text())["model"]

@@ -118,10 +118,12 @@ class RidgeClassifierCV(nn.Module):
             loo = (ys - fitted) / (1 - leverage)[:, None]
             score = float((loo ** 2).mean())
             if best is None or score < best[0]:
-                hits = (targets - loo / sw[:, None]).argmax(-1) == y
-                best = (score, alpha, float((w * hits).sum() / wsum))
+                decisions = targets - loo / sw[:, None]  # each example's, fitted without it
+                hits = decisions.argmax(-1) == y
+                best = (score, alpha, float((w * hits).sum() / wsum), decisions)
         self.alpha = torch.tensor(best[1], dtype=torch.float64)
         self.loo_accuracy = best[2]
+        self.loo_decisions = best[3]  # (N, C), for calibrating; not saved
         self.coef.data = solve(best[1], ys).T.contiguous()  # (C, D)
         # The features are centred, so the intercept is the (weighted) mean target.
         self.intercept.data = (w[:, None] * targets).sum(0) / wsum

@@ -39,9 +39,11 @@ from rnnlab.tasks.classify_data import (
 )
 from rnnlab.tasks.classify_model import (
     EVALUATION,
+    ROCKET,
     ImagePredictor,
     SequencePredictor,
     build_model,
+    fit_rocket,
     load_predictor,
     score,
 )
@@ -117,6 +119,9 @@ class ClassifyModel:
     conv_kernel: int = option(3, help="the convolution's width in steps")
     class_weight: str = option("none", choices=("none", "balanced"),
                                help="weigh the loss by inverse class frequency")
+    rocket: str = option("auto", choices=("auto", "on", "off"), auto="on for sequence files",
+                         help="beside the network, MiniRocket features read up to each "
+                              "length with a ridge classifier; probabilities averaged")
 
     def __post_init__(self):
         for name, allowed in (("model", MODELS), ("pooling", POOLINGS)):
@@ -130,7 +135,9 @@ class ClassifyModel:
         act = self.activation if self.activation != "auto" else (
             "relu" if init == "irnn" else "tanh")
         pooling = self.pooling if self.pooling != "auto" else ("last" if images else "max")
-        return replace(self, model=model, init=init, activation=act, pooling=pooling)
+        rocket = self.rocket if self.rocket != "auto" else ("off" if images else "on")
+        return replace(self, model=model, init=init, activation=act, pooling=pooling,
+                       rocket=rocket)
 
 
 def _image_fit() -> FitConfig:
@@ -222,7 +229,7 @@ class ClassifyTask(Task):
                    "--epochs 300 --patience 50 --batch-size 32 --lr 3e-3 --schedule cosine "
                    "--clip-grad-norm 1 (chosen by cross-validation, BENCHMARKS.md).")
     config_type = ClassifyTaskConfig
-    artefacts = (SCALER, EVALUATION)
+    artefacts = (SCALER, EVALUATION, ROCKET)
 
     def default_config(self, overrides=None) -> ClassifyTaskConfig:
         dataset = ((overrides or {}).get("data") or {}).get("dataset", "digits")
@@ -251,6 +258,11 @@ class ClassifyTask(Task):
             run.create()
             scaler.save(run.file(SCALER))
         train, val = examples.take(train_idx), examples.take(val_idx)
+        if model_cfg.rocket == "on" and resume and run.file(ROCKET).exists():
+            entry["rocket"] = run.load_config()["model"]["rocket"]  # the run's own, as fitted
+        elif model_cfg.rocket == "on":
+            entry["rocket"] = fit_rocket(train, weight, config.fit.seed,
+                                         run if is_main_process() else None)
         history = fit(model, (train.inputs(), train.y), loss_fn=_loss(weight),
                       config=config.fit, val_data=(val.inputs(), val.y),
                       metrics={"accuracy": accuracy}, callbacks=callbacks, run_dir=run,

@@ -8,7 +8,7 @@ reports for either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,10 @@ from rnnlab.errors import ShapeError
 from rnnlab.models.classifier import BNMLP, BNMLPConfig, ClassifierConfig, SequenceClassifier
 from rnnlab.tasks.classify_data import SCALER, Examples, to_examples
 from rnnlab.tasks.scores import classification_report
-from rnnlab.training import evaluate
 from rnnlab.training.runfolder import RunDir, load_weights
 
 EVALUATION = "evaluation.json"
+ROCKET = "rocket.safetensors"
 BATCH = 512
 
 
@@ -98,6 +98,8 @@ class SequencePredictor:
     scaler: Any
     classes: tuple[str, ...]
     feature_names: tuple[str, ...]
+    rocket: nn.Module | None = None
+    temperature: float = 1.0
 
     def examples(self, sequences) -> Examples:
         """A ``SequenceSet`` standardised and padded as in training."""
@@ -108,8 +110,20 @@ class SequencePredictor:
         return to_examples(sequences, self.scaler)
 
     def proba(self, examples: Examples) -> np.ndarray:
-        """Class probabilities (N, C); each example is read only up to its length."""
-        return _proba(self.model, examples.x, examples.lengths)
+        """Class probabilities (N, C); each example is read only up to its length.
+
+        With a MiniRocket member, the mean of the network's probabilities and the
+        ridge's, calibrated by temperature on its leave-one-out decisions.
+        """
+        proba = _proba(self.model, examples.x, examples.lengths)
+        if self.rocket is None:
+            return proba
+        with torch.no_grad():
+            decisions = torch.cat([self.rocket(examples.x[i:i + BATCH],
+                                               examples.lengths[i:i + BATCH])
+                                   for i in range(0, len(examples.x), BATCH)])
+        ridge = torch.softmax(decisions.double() / self.temperature, dim=-1).numpy()
+        return (proba + ridge) / 2
 
     def predict_proba(self, sequences) -> np.ndarray:
         """Class probabilities (N, C) for a ``SequenceSet`` in the file's own units."""
@@ -127,8 +141,47 @@ def load_predictor(run: RunDir, *, device: Any = "cpu", weights: str = "best"):
     from rnnlab.data.standardize import ChannelScaler
 
     scaler = ChannelScaler.load(run.file(SCALER))
+    rocket, temperature = _load_rocket(run, config["model"].get("rocket"))
     return SequencePredictor(model, scaler, tuple(data["classes"]),
-                             tuple(data.get("feature_names") or scaler_names(scaler)))
+                             tuple(data.get("feature_names") or scaler_names(scaler)),
+                             rocket, temperature)
+
+
+def fit_rocket(train: Examples, weight: torch.Tensor | None, seed: int, run: RunDir | None
+               ) -> dict:
+    """Fit the MiniRocket member on the training part; save it in ``run`` (rank 0).
+
+    Returns:
+        Its ``config.json`` entry: the features' config and the calibrating temperature.
+    """
+    import safetensors.torch
+
+    from rnnlab.models.calibration import fit_temperature
+    from rnnlab.models.rocket_classifier import RocketClassifier, RocketClassifierConfig
+
+    sample_weight = None if weight is None else weight[train.y].double()
+    rocket = RocketClassifier(RocketClassifierConfig(seed=seed)).fit_closed_form(
+        train.x, train.lengths, train.y, sample_weight)
+    temperature = fit_temperature(rocket.ridge.loo_decisions, train.y)
+    if run is not None:
+        from rnnlab._fs import atomic_write_bytes
+
+        atomic_write_bytes(run.file(ROCKET), safetensors.torch.save(
+            {k: v.contiguous() for k, v in rocket.state_dict().items()}))
+    return {"config": asdict(rocket.config), "temperature": temperature,
+            "loo_accuracy": rocket.ridge.loo_accuracy}
+
+
+def _load_rocket(run: RunDir, entry: dict | None):
+    if not entry:
+        return None, 1.0
+    import safetensors.torch
+
+    from rnnlab.models.rocket_classifier import RocketClassifier, RocketClassifierConfig
+
+    rocket = RocketClassifier(RocketClassifierConfig(**entry["config"]))
+    rocket.load_state_dict(safetensors.torch.load(run.file(ROCKET).read_bytes()))
+    return rocket.eval(), float(entry["temperature"])
 
 
 def scaler_names(scaler) -> tuple[str, ...]:
@@ -136,11 +189,10 @@ def scaler_names(scaler) -> tuple[str, ...]:
 
 
 def score(predictor, examples: Examples, device) -> dict:
-    """Loss, accuracy, per-class scores and the confusion matrix on labelled examples."""
-    from rnnlab.training.runtime import resolve_device
-
-    scores = evaluate(predictor.model, (examples.inputs(), examples.y),
-                      loss_fn=nn.functional.cross_entropy, device=resolve_device(device))
+    """Loss (cross-entropy of the predicted probabilities), accuracy, per-class scores and
+    the confusion matrix on labelled examples."""
     proba = predictor.proba(examples)
-    report = classification_report(examples.y.numpy(), proba.argmax(1), predictor.classes)
-    return {**report, "loss": scores["loss"]}
+    y = examples.y.numpy()
+    report = classification_report(y, proba.argmax(1), predictor.classes)
+    picked = proba[np.arange(len(y)), y] if len(y) else np.ones(1)
+    return {**report, "loss": float(-np.log(np.clip(picked, 1e-12, None)).mean())}

@@ -240,7 +240,7 @@ class TextTask(Task):
     def _train_ngram(self, config: TextConfig, run: RunDir, resume: bool, train_texts,
                      y_train, val_texts, y_val, classes, weight, facts) -> TrainResult:
         """Fit nblr in one step and write the run's files (fit's layout, one row)."""
-        from rnnlab.checkpoint import save_checkpoint
+        from rnnlab.training.checkpoint_file import save_checkpoint
 
         tokenizer = _read_tokenizer(run) if resume else None  # never refitted on resume
         predictor, history, entry = fit_ngram_run(

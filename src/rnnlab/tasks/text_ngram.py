@@ -26,7 +26,7 @@ from rnnlab.models.text_nbsvm import NgramLinear
 from rnnlab.models.text_ngrams import NgramRows, flatten_sequences, ngram_rows
 from rnnlab.tasks.scores import classification_report
 from rnnlab.text import Tokenizer
-from rnnlab.train import FitConfig, History
+from rnnlab.training import FitConfig, History
 
 logger = logging.getLogger(__name__)
 
