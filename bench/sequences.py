@@ -39,15 +39,18 @@ GENERATED = {  # name: make_sequences arguments (train and test differ by seed)
 LONG = {"epochs": 300, "patience": 50}
 CONV = {"conv_channels": 32, "conv_kernel": 9}
 CANDIDATES = {  # --select: name -> classify overrides (model part, fit part)
+    # Round 1 (BENCHMARKS.md): networks alone; the conv + max-pooling GRU won.
     "gru64-bi-mean": ({"model": "gru", "units": 64, "bidirectional": True,
-                       "pooling": "mean"}, {}),
+                       "pooling": "mean", "rocket": "off"}, {}),
     "gru64-bi-mean-conv-long": ({"model": "gru", "units": 64, "bidirectional": True,
-                                 "pooling": "mean", **CONV}, LONG),
-    "gru64-bi-max-conv-long": ({"model": "gru", "units": 64, "bidirectional": True,
-                                "pooling": "max", **CONV}, LONG),
+                                 "pooling": "mean", "rocket": "off", **CONV}, LONG),
+    "gru64-bi-max-conv-long": ({"rocket": "off"}, {}),  # the defaults, network alone
     "lstm64-bi-mean-conv-long": ({"model": "lstm", "units": 64, "bidirectional": True,
-                                  "pooling": "mean", **CONV}, LONG),
+                                  "pooling": "mean", "rocket": "off", **CONV}, LONG),
+    # Round 2: the same network with the MiniRocket member (the defaults).
+    "defaults (+ minirocket)": ({}, {}),
 }
+ROUND_2 = ("gru64-bi-max-conv-long", "defaults (+ minirocket)")
 
 
 def _from_aeon(name: str, split: str) -> SequenceSet:
@@ -115,13 +118,15 @@ def folds(y: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]:
     return [np.sort(np.asarray(p)) for p in parts]
 
 
-def select(names: list[str], k: int) -> None:
+def select(names: list[str], k: int, round_2: bool = True) -> None:
     """Mean 3-fold CV accuracy per candidate per dataset, inside the training splits."""
     table: dict[str, dict[str, float]] = {}
     for name in names:
         train, _ = load(name)
         splits = folds(train.y, k)
         for cand, (model, fit) in CANDIDATES.items():
+            if round_2 and cand not in ROUND_2:
+                continue
             scores = []
             for i, held in enumerate(splits):
                 rest = np.setdiff1d(np.arange(len(train)), held)
@@ -197,6 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join([*UEA, *GENERATED]))
     parser.add_argument("--select", action="store_true", help="3-fold CV of CANDIDATES")
+    parser.add_argument("--round", type=int, default=2, help="--select: 1 or 2")
     parser.add_argument("--speed", action="store_true", help="lengths vs padded epochs")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
@@ -208,7 +214,7 @@ def main() -> None:
     if args.speed:
         speed(3)
     elif args.select:
-        select(names, 3)
+        select(names, 3, round_2=args.round == 2)
     else:
         compare(names, args.seeds)
 

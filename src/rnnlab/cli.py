@@ -185,7 +185,7 @@ def _print_history(history, run_dir) -> None:
         return
     last = history.rows[-1] if history.rows else {}
     shown = ", ".join(f"{k}={v:.4f}" for k, v in last.items() if isinstance(v, float)
-                      and k != "lr")
+                      and k not in ("lr", "seconds"))
     print(f"trained {len(history.rows)} epoch(s), {history.step} steps: {shown}")
     if history.best is not None:
         print(f"best {history.monitor}={history.best:.4f} at epoch {history.best_epoch}")
