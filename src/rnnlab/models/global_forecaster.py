@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnlab.nn.cells import BasicRNNCell, GRUCell, LSTMCell
 from rnnlab.errors import ConfigError, ShapeError, choice_error
+from rnnlab.nn.cells import BasicRNNCell, GRUCell, LSTMCell
 from rnnlab.nn.unroll import dynamic_rnn
 from rnnlab.nn.wrappers import MultiRNNCell
 

@@ -294,7 +294,7 @@ def plot_backtest(result, *, max_series: int = 4, model: str = "rnnlab",
                                 label=f"{L}% interval" if j == 0 else None)
         ax.set_title(f"{sid}: {len(entries)} origin(s)", fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
-    if series and series[0].labels is not None and time_axis(series[0].labels).dtype.kind == "M":
-        fig.autofmt_xdate(rotation=30)
+        if s.labels is not None and t_all.dtype.kind == "M":
+            ax.tick_params(axis="x", labelrotation=30)  # each panel keeps its own dates
     fig.tight_layout()
     return fig

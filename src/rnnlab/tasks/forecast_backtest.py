@@ -35,6 +35,7 @@ from rnnlab.data.series_panel import Panel, check_origins, read_panel
 from rnnlab.errors import ConfigError, choice_error
 from rnnlab.tasks.forecast_baselines import BASELINES, GlobalLinearAR, baseline_forecasts
 from rnnlab.tasks.forecast_global import (
+    GlobalFitConfig,
     GlobalModelConfig,
     default_global_fit,
     fit_global,
@@ -42,7 +43,6 @@ from rnnlab.tasks.forecast_global import (
     series_scale,
 )
 from rnnlab.tasks.forecast_metrics import score_windows
-from rnnlab.train import FitConfig
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class BacktestConfig:
     data: BacktestDataConfig = dataclasses.field(default_factory=BacktestDataConfig)
     backtest: BacktestSettings = dataclasses.field(default_factory=BacktestSettings)
     model: GlobalModelConfig = dataclasses.field(default_factory=GlobalModelConfig)
-    fit: FitConfig = dataclasses.field(default_factory=default_global_fit)
+    fit: GlobalFitConfig = dataclasses.field(default_factory=default_global_fit)
 
 
 @dataclass

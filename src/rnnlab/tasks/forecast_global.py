@@ -101,10 +101,28 @@ class GlobalModelConfig:
         return tuple(sorted(set(self.quantiles) | {0.5}))
 
 
-def default_global_fit() -> FitConfig:
+@dataclass(frozen=True)
+class GlobalFitConfig(FitConfig):
+    """``FitConfig`` with the global model's defaults, its main fields on the command line.
+
+    The defaults were chosen by validation (docs/forecasting.md); ``epochs`` is the most
+    each member trains, ``patience`` stops it on the held-out windows' pinball loss.
+    """
+
+    epochs: int = option(40, help="most passes over the windows per model")
+    batch_size: int = option(128, help="windows per optimizer step")
+    lr: float = option(3e-3, help="Adam's learning rate")
+    patience: int | None = option(6, help="stop after N epochs without improvement on the "
+                                          "held-out windows")
+    clip_grad_norm: float | None = option(1.0, help="clip the gradient norm (none: do not)")
+    max_steps: int | None = option(None, help="stop each fit after N optimizer steps (a "
+                                              "quick check)")
+    plot: bool = False
+
+
+def default_global_fit() -> GlobalFitConfig:
     """Training settings of the global model (chosen by validation, docs/forecasting.md)."""
-    return FitConfig(epochs=40, batch_size=128, lr=3e-3, patience=6, clip_grad_norm=1.0,
-                     checkpoint_every=1000, plot=False)
+    return GlobalFitConfig()
 
 
 def interval_levels(quantiles: Sequence[float]) -> dict[int, tuple[float, float]]:
