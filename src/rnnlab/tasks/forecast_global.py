@@ -21,6 +21,9 @@ GlobalForecaster` on every series' training part at once and returns a
 * **Refit**: then, by default, the model is trained again on all of the training part for
   the number of epochs validation chose, and keeps the calibration.
 * An **ensemble** of a few seeds averages the quantiles (Smyl 2020).
+* **Log values** by default for each series whose training values are all positive
+  (growth is then a level shift, as in Smyl's models); quantiles map back through
+  ``exp`` exactly, so the intervals keep their calibration.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import numpy as np
 import torch
 
 from rnnlab.config import option
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, choice_error
 from rnnlab.models.global_forecaster import (
     CELLS,
     GlobalForecaster,
@@ -46,6 +49,7 @@ from rnnlab.train import FitConfig, fit
 
 log = logging.getLogger(__name__)
 
+TRANSFORMS = ("auto", "none", "log")
 #: Aim for about this many held-out windows over the panel (split-conformal needs some).
 CALIBRATION_TARGET = 200
 
@@ -76,10 +80,16 @@ class GlobalModelConfig:
                                     "chose (--no-refit: keep the validated model)")
     linear_skip: bool = option(True, help="a linear map of the lags beside the RNN "
                                "(--no-linear-skip: the RNN alone)")
+    transform: str = option("auto", choices=TRANSFORMS,
+                            help="model log values (quantiles map back exactly)",
+                            auto="log for each series whose training values are all "
+                                 "positive")
     conformal: bool = option(True, help="calibrate the intervals on the held-out windows")
 
     def __post_init__(self):
         object.__setattr__(self, "quantiles", _floats(self.quantiles))
+        if self.transform not in TRANSFORMS:
+            raise choice_error("transform", self.transform, TRANSFORMS)
         GlobalForecasterConfig(cell=self.cell, num_units=self.num_units,
                                num_layers=self.num_layers, quantiles=self.quantiles)
         for name in ("window", "val_windows"):
@@ -203,6 +213,12 @@ class GlobalPredictor:
     quantiles: tuple[float, ...]
     corrections: dict[int, np.ndarray]
     epochs: list[int] = dataclasses.field(default_factory=list)
+    transform: str = "none"
+
+    def logged(self, histories: Sequence[np.ndarray]) -> list[bool]:
+        """Which histories the model reads as logs (all positive, under "auto"/"log")."""
+        return [self.transform != "none" and bool((np.asarray(y) > 0).all())
+                for y in histories]
 
     def raw_quantiles(self, x, lengths) -> np.ndarray:
         """(N, L, 1), (N,) normalised inputs -> (N, H, Q) ensemble-mean quantiles."""
@@ -226,6 +242,13 @@ class GlobalPredictor:
             ``{"mean": (S, H), "quantiles": (S, H, Q), "lo-L"/"hi-L": (S, H) per level}``
             in the series' units; "mean" is the median.
         """
+        logs = self.logged(histories)
+        if any(logs):  # quantiles of log values are the logs of the quantiles: map back
+            plain = dataclasses.replace(self, transform="none")
+            out = plain.forecast([np.log(y) if g else y for y, g in zip(histories, logs,
+                                                                          strict=True)])
+            return {k: np.where(np.reshape(logs, (-1,) + (1,) * (v.ndim - 1)), np.exp(v), v)
+                    for k, v in out.items()}
         if scales is None:
             scales = [series_scale(y, self.season) for y in histories]
         x, lens, _, _, level = make_examples(histories, scales, [[len(y)] for y in histories],
@@ -278,6 +301,11 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
     """
     fit_config = fit_config or default_global_fit()
     histories = [np.asarray(y, dtype=np.float64) for y in histories]
+    if model.transform == "log" and not all(bool((y > 0).all()) for y in histories):
+        raise ConfigError("transform='log' needs positive values; a series has one <= 0 "
+                          "(use transform='auto': logs of the positive series only)")
+    logs = GlobalPredictor([], 0, 0, 0, (), {}, transform=model.transform).logged(histories)
+    histories = [np.log(y) if g else y for y, g in zip(histories, logs, strict=True)]
     W = model.window_for(horizon, season)
     Q = model.quantile_levels()
     scales = [series_scale(y, season) for y in histories]
@@ -322,6 +350,7 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
             fit(net, _tensors(*full[:3]), loss_fn=loss, config=cfg, callbacks=callbacks)
             refits.append(net)
         predictor.models = refits
+    predictor.transform = model.transform
     return predictor
 
 
