@@ -118,6 +118,13 @@ def test_values_after_an_origin_never_change_its_forecast(tmp_path):
         assert a["models"]["rnnlab"] != b["models"]["rnnlab"]  # s1 too: one global model
 
 
+def test_a_short_series_is_skipped_only_when_asked_with_a_warning(tmp_path, caplog):
+    path = _panel(tmp_path / "p.csv")
+    result = run_backtest(_config(path, windows=3, short="skip"))
+    assert {f["id"] for f in result.forecasts} == {"s0", "s1"}
+    assert "series 's2' skipped: 5 values" in caplog.text
+
+
 def test_no_retrain_fits_once(tmp_path, monkeypatch):
     calls = []
     real = bt.fit_global

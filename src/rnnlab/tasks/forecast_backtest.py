@@ -31,7 +31,7 @@ from pathlib import Path
 
 from rnnlab.config import option
 from rnnlab.data.series import MISSING_POLICIES
-from rnnlab.data.series_panel import Panel, check_origins, read_panel
+from rnnlab.data.series_panel import Panel, check_origins, read_panel, rolling_origins
 from rnnlab.errors import ConfigError, choice_error
 from rnnlab.tasks.forecast_baselines import BASELINES, GlobalLinearAR, baseline_forecasts
 from rnnlab.tasks.forecast_global import (
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 MODEL = "rnnlab"
 FILES = ("backtest.json", "metrics.md", "backtest.png")
+SHORT_POLICIES = ("error", "skip")
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,13 @@ class BacktestSettings:
     step: int | None = option(None, help="values between origins", auto="the horizon")
     retrain: bool = option(True, help="train at every origin (--no-retrain: once, on the "
                                       "data before the first)")
+    short: str = option("error", choices=SHORT_POLICIES,
+                        help="a series too short for the origins: error, or skip it with "
+                             "a warning that names it")
 
     def __post_init__(self):
+        if self.short not in SHORT_POLICIES:
+            raise choice_error("short", self.short, SHORT_POLICIES)
         for name in ("horizon", "windows", "step"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
@@ -155,6 +161,8 @@ def run_backtest(config: BacktestConfig, *, progress: Callable[[int, int], None]
     panel = read_panel(d.series, d.column, time_column=d.time_column, id_column=d.id_column,
                        missing=d.missing, freq=d.freq, period=d.period)
     H, season = b.horizon, panel.season
+    if b.short == "skip":
+        panel = _skip_short(panel, H, b.windows, b.step)
     cuts = check_origins(panel, H, b.windows, b.step)
     levels = interval_levels(config.model.quantile_levels())
     start = time.perf_counter()
@@ -181,6 +189,21 @@ def run_backtest(config: BacktestConfig, *, progress: Callable[[int, int], None]
     forecasts = [_entry(panel.series[i], cut, H, models) for i, cut, models in windows]
     return BacktestResult(metrics, forecasts, panel, season, round(seconds, 3),
                           None if panel.freq is None else panel.freq.name)
+
+
+def _skip_short(panel: Panel, H: int, windows: int, step: int | None) -> Panel:
+    keep = []
+    for s in panel.series:
+        if rolling_origins(s.values.size, H, windows, step)[0] >= 1:
+            keep.append(s)
+        else:
+            log.warning("%s: %s skipped: %d values, too short for horizon=%d and %d "
+                        "origin(s) (short='skip')", panel.path, s.name, s.values.size, H,
+                        windows)
+    if not keep:
+        raise ConfigError(f"every series of {panel.path} is too short for horizon={H} and "
+                          f"windows={windows}")
+    return dataclasses.replace(panel, series=keep)
 
 
 def _metrics(panel: Panel, windows, H: int, season: int, levels) -> dict:
