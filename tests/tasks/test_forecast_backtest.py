@@ -27,8 +27,9 @@ from rnnlab.tasks.forecast_global import (
 from rnnlab.tasks.forecast_metrics import score_windows
 
 TINY_MODEL = GlobalModelConfig(num_units=4, ensemble=1)
-TINY_FIT = GlobalFitConfig(epochs=2, batch_size=64)
-TINY_FLAGS = ["--units", "4", "--ensemble", "1", "--epochs", "2", "--device", "cpu"]
+TINY_FIT = GlobalFitConfig(epochs=2, batch_size=64, min_steps=0)
+TINY_FLAGS = ["--units", "4", "--ensemble", "1", "--epochs", "2", "--min-steps", "0",
+              "--device", "cpu"]
 
 
 def _panel(path, lengths=(40, 30, 5), h=3):
@@ -184,3 +185,10 @@ def test_bad_input_is_an_error_naming_the_row_and_nothing_is_written(tmp_path, c
     assert code == 2
     assert len(__import__("re").findall(message, capsys.readouterr().err)) == 1
     assert not out.exists()
+
+
+def test_a_small_panel_trains_for_at_least_min_steps():
+    cfg = GlobalFitConfig(epochs=40, batch_size=100, min_steps=1000, patience=6)
+    plain = cfg.for_windows(500)  # 5 steps an epoch -> 200 epochs, patience 6 * 5
+    assert (plain.epochs, plain.patience, plain.lr) == (200, 30, cfg.lr)
+    assert cfg.for_windows(100_000).epochs == 40  # a large panel keeps its epochs

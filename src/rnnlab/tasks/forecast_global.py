@@ -72,7 +72,7 @@ class GlobalModelConfig:
                                 auto="max(3 * horizon, 2 * season + horizon), at least 12")
     quantiles: tuple = option((0.1, 0.5, 0.9), metavar="Q,Q,...",
                               help="quantile levels; each pair (q, 1 - q) gives an interval")
-    ensemble: int = option(3, help="models trained with seeds seed..seed+N-1, averaged")
+    ensemble: int = option(1, help="models trained with seeds seed..seed+N-1, averaged")
     val_windows: int | None = option(None, auto=f"about {CALIBRATION_TARGET} over the "
                                      "panel, at most a quarter of each series",
                                      help="held-out origins per series (stopping, calibration)")
@@ -119,7 +119,8 @@ class GlobalFitConfig(FitConfig):
     each member trains, ``patience`` stops it on the held-out windows' pinball loss.
     """
 
-    epochs: int = option(40, help="most passes over the windows per model")
+    epochs: int = option(40, help="most passes over the windows per model (more on a "
+                                  "small panel: see --min-steps)")
     batch_size: int = option(128, help="windows per optimizer step")
     lr: float = option(3e-3, help="Adam's learning rate")
     patience: int | None = option(6, help="stop after N epochs without improvement on the "
@@ -128,6 +129,25 @@ class GlobalFitConfig(FitConfig):
     max_steps: int | None = option(None, help="stop each fit after N optimizer steps (a "
                                               "quick check)")
     plot: bool = False
+    min_steps: int = option(1500, help="train for at least this many optimizer steps: a "
+                                       "small panel gets more epochs (and patience)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.min_steps, bool) or not isinstance(self.min_steps, int) or (
+                self.min_steps < 0):
+            raise ConfigError(f"min_steps={self.min_steps!r} must be an int >= 0")
+
+    def for_windows(self, n: int) -> FitConfig:
+        """The plain ``FitConfig`` for ``n`` training windows: epochs (and patience)
+        raised so that training makes at least ``min_steps`` steps."""
+        per_epoch = max(1, math.ceil(n / self.batch_size))
+        epochs = max(self.epochs, math.ceil(self.min_steps / per_epoch))
+        patience = self.patience
+        if patience is not None and epochs > self.epochs:
+            patience = math.ceil(patience * epochs / self.epochs)
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(FitConfig)}
+        return FitConfig(**{**fields, "epochs": epochs, "patience": patience})
 
 
 def default_global_fit() -> GlobalFitConfig:
@@ -320,6 +340,8 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
     if len(train[0]) == 0:
         raise ConfigError("the training parts hold too few values to train on; use a "
                           "shorter horizon or fewer windows")
+    if isinstance(fit_config, GlobalFitConfig):
+        fit_config = fit_config.for_windows(len(train[0]))
     arch = GlobalForecasterConfig(cell=model.cell, num_units=model.num_units,
                                   num_layers=model.num_layers, horizon=horizon, quantiles=Q,
                                   skip=W if model.linear_skip else 0)
