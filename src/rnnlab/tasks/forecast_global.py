@@ -50,6 +50,8 @@ from rnnlab.train import FitConfig, fit
 log = logging.getLogger(__name__)
 
 TRANSFORMS = ("auto", "none", "log")
+#: The fewest values before a held-out origin (the series still trains on 2 windows).
+MIN_TRAIN_END = 3
 #: Aim for about this many held-out windows over the panel (split-conformal needs some).
 CALIBRATION_TARGET = 200
 
@@ -288,7 +290,7 @@ class GlobalPredictor:
 
 
 def _val_windows(lengths: Sequence[int], horizon: int, asked: int | None) -> int:
-    eligible = [n for n in lengths if n - horizon >= 2]
+    eligible = [n for n in lengths if n - horizon >= MIN_TRAIN_END]
     if asked is not None:
         return asked
     if not eligible:
@@ -331,12 +333,17 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
     scales = [series_scale(y, season) for y in histories]
     V = _val_windows([len(y) for y in histories], horizon, model.val_windows)
     # Held out: origins t = n - H - j (j < V) whose H values all lie in the series.
-    val_ends = [[n - horizon - j for j in range(V) if n - horizon - j >= 1]
+    # A held-out origin leaves at least MIN_TRAIN_END values before it to train on.
+    val_ends = [[n - horizon - j for j in range(V) if n - horizon - j >= MIN_TRAIN_END]
                 for n in map(len, histories)]
     cuts = [min(v) if v else len(y) for v, y in zip(val_ends, histories, strict=True)]
     train = make_examples(histories, scales, [range(1, c) for c in cuts], W, horizon,
                           limits=cuts)
     val = make_examples(histories, scales, val_ends, W, horizon)
+    if len(val[0]) == 0:
+        log.warning("no series is long enough to hold out a window of %d values: no early "
+                    "stopping, and the intervals are the model's quantiles, uncalibrated",
+                    horizon)
     if len(train[0]) == 0:
         raise ConfigError("the training parts hold too few values to train on; use a "
                           "shorter horizon or fewer windows")
