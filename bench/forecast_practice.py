@@ -8,6 +8,7 @@ sktime), each backtested at identical rolling origins (statsforecast's
 panel       frequency  series                                                   h
 ==========  =========  =======================================================  ====
 fertility   yearly     births per woman, ~200 countries, 1960-2013              6
+fertility20 yearly     the same, 1960-1979 only (validation of short panels)     6
 grunfeld    yearly     investment, value and capital of 11 US firms, 1935-54    6
 yearly2     yearly     the Nile's flow (1871-1970), sunspot activity (1700-)     6
 macro       quarterly  12 US macroeconomic series, 1959-2009                    8
@@ -80,6 +81,10 @@ def load_panels() -> dict[str, PanelSpec]:
         if v.size >= 13:
             series[row["Country Code"]] = (12 * b, v)
     panels["fertility"] = PanelSpec("fertility", "yearly", 6, 2, series)
+    # Validation only: the first 20 years of each country, a short panel like grunfeld's
+    # (8 values before the first origin), scored on years the fertility test never sees.
+    panels["fertility20"] = PanelSpec("fertility20", "yearly", 6, 2, {
+        k: (b, v[:20]) for k, (b, v) in series.items() if b == 12 * 1960 and v.size >= 32})
 
     g = ds.grunfeld.load_pandas().data
     series = {}

@@ -149,6 +149,15 @@ def test_split_conformal_intervals_cover_about_their_level():
     assert set(p.corrections) == {80}
 
 
+def test_a_panel_of_short_series_is_still_calibrated_at_every_step():
+    rng = np.random.default_rng(4)
+    ys = [5 + np.cumsum(rng.normal(0, 1, 8)) for _ in range(40)]  # 8 values, h = 6
+    p = fit_global(ys, horizon=6, season=1, model=TINY_MODEL, fit_config=TINY_FIT)
+    widen = p.corrections[80]
+    assert widen.shape == (6,) and widen[5] == widen[4]  # held out: values 4..8, 5 steps
+    assert len(set(widen[:5].tolist())) > 1  # each reached step has its own
+
+
 def test_cli_json_is_one_compact_object_last_on_stdout(tmp_path, capsys):
     path = _panel(tmp_path / "p.csv")
     code = cli.main(["backtest", "--series", str(path), "--column", "sales", "--time-column",

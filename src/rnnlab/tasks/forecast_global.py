@@ -17,7 +17,9 @@ GlobalForecaster` on every series' training part at once and returns a
   pinball loss, and their errors calibrate the intervals by split-conformal quantile
   regression (Romano et al. 2019): per step ahead h and level L, the interval of the
   quantile pair is widened (or narrowed) by the ``ceil((n + 1) L) / n`` empirical
-  quantile of ``max(lo - y, y - hi)`` over the n held-out windows.
+  quantile of ``max(lo - y, y - hi)`` over the n held-out windows. When every series
+  is too short to hold out H values, each holds out what follows its first
+  ``MIN_TRAIN_END`` values, and a step no window reaches takes the last reached one's.
 * **Refit**: then, by default, the model is trained again on all of the training part for
   the number of epochs validation chose, and keeps the calibration.
 * An **ensemble** of a few seeds averages the quantiles (Smyl 2020).
@@ -336,14 +338,17 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
     # A held-out origin leaves at least MIN_TRAIN_END values before it to train on.
     val_ends = [[n - horizon - j for j in range(V) if n - horizon - j >= MIN_TRAIN_END]
                 for n in map(len, histories)]
+    if V == 0:  # every series is short: hold out what follows MIN_TRAIN_END values, with
+        # fewer than H values after it; the steps it lacks take the last step's widening
+        val_ends = [[MIN_TRAIN_END] if n > MIN_TRAIN_END else [] for n in map(len, histories)]
     cuts = [min(v) if v else len(y) for v, y in zip(val_ends, histories, strict=True)]
     train = make_examples(histories, scales, [range(1, c) for c in cuts], W, horizon,
                           limits=cuts)
     val = make_examples(histories, scales, val_ends, W, horizon)
     if len(val[0]) == 0:
-        log.warning("no series is long enough to hold out a window of %d values: no early "
+        log.warning("no series is long enough to hold out values after %d: no early "
                     "stopping, and the intervals are the model's quantiles, uncalibrated",
-                    horizon)
+                    MIN_TRAIN_END)
     if len(train[0]) == 0:
         raise ConfigError("the training parts hold too few values to train on; use a "
                           "shorter horizon or fewer windows")
@@ -384,15 +389,26 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
 
 
 def _calibrate(p: GlobalPredictor, val) -> dict[int, np.ndarray]:
-    """Split-conformal widening per level and step ahead, from the held-out windows."""
+    """Split-conformal widening per level and step ahead, from the held-out windows.
+
+    A step that no held-out window reaches (short series) takes the widening of the last
+    step that one does.
+    """
     x, lens, targets = val[:3]
     q = p.raw_quantiles(x, lens)  # (N, H, Q)
-    y = targets[..., 0].astype(np.float64)  # (N, H), all observed
+    y = targets[..., 0].astype(np.float64)  # (N, H)
+    seen = targets[..., 1] > 0  # (N, H): which steps each window observes
     out = {}
     for L, (lo_q, hi_q) in interval_levels(p.quantiles).items():
         lo, hi = q[..., p.quantiles.index(lo_q)], q[..., p.quantiles.index(hi_q)]
         scores = np.maximum(lo - y, y - hi)  # (N, H): > 0 outside the interval
-        n = len(scores)
-        level = min(1.0, math.ceil((n + 1) * L / 100) / n)
-        out[L] = np.quantile(scores, level, axis=0, method="higher")
+        widen = np.zeros(p.horizon)
+        for h in range(p.horizon):
+            s = scores[seen[:, h], h]
+            if s.size == 0:
+                widen[h] = widen[h - 1] if h else 0.0
+                continue
+            level = min(1.0, math.ceil((s.size + 1) * L / 100) / s.size)
+            widen[h] = np.quantile(s, level, method="higher")
+        out[L] = widen
     return out
