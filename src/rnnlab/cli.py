@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--plot", default=None, metavar="PNG", help="write the forecast plot")
     show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(handler=_cmd_forecast)
+    _backtest_parser(sub)
 
     _task_parser(jobs, "text")
 
@@ -253,9 +254,66 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
     scores = evaluate_forecast(args.run_dir, args.steps, plot=args.plot, device=args.device)
     if args.json:
-        print(json.dumps(scores))
+        print(_compact(scores))
     else:
         _print_forecast(scores)
+    return 0
+
+
+def _backtest_parser(sub) -> None:
+    """``rnnlab backtest``: rolling-origin backtests; flags generated from BacktestConfig."""
+    from rnnlab.cli_config import add_config_flags
+    from rnnlab.tasks.forecast_backtest import BacktestConfig
+
+    parser = _common(sub.add_parser(
+        "backtest", help="rolling-origin backtest of the global forecaster and baselines",
+        description="Train the global forecaster on the values before each origin (as "
+                    "statsforecast's cross_validation places them) and score it beside "
+                    "naive, seasonal naive, drift and linear AR: MAE, RMSE, sMAPE, MASE, "
+                    "interval coverage and pinball loss."), train=True)
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="write backtest.json, metrics.md and backtest.png here "
+                             "(default: nothing written)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one compact JSON object (metrics and forecasts), last")
+    add_config_flags(parser, BacktestConfig, BacktestConfig(), seen={"--seed", "--device"})
+    parser.set_defaults(handler=_cmd_backtest, _parser=parser)
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rnnlab.cli_config import typed_overrides
+    from rnnlab.tasks.base import apply_overrides
+    from rnnlab.tasks.forecast import ForecastTask
+    from rnnlab.tasks.forecast_backtest import BacktestConfig, metrics_table, write_backtest
+
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise RnnlabError(f"--out={args.out} is a file; give a folder")
+    config = apply_overrides(BacktestConfig(), typed_overrides(args))
+    if not args.debug:  # one line per epoch of every fit would drown the table
+        logging.getLogger("rnnlab.training").setLevel(logging.WARNING)
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.backtest.windows, desc="origins", unit="origin",
+                   file=sys.stderr)
+    result = ForecastTask().backtest(
+        config, progress=None if bar is None else (lambda done, total: bar.update(1)))
+    if bar is not None:
+        bar.close()
+    if args.out is not None:
+        write_backtest(result, args.out)
+    if args.json:
+        print(_compact(result.to_json()))
+        return 0
+    print(f"{len(result.panel)} series, {config.backtest.windows} origin(s), horizon "
+          f"{config.backtest.horizon}, {result.freq or 'no'} frequency, season "
+          f"{result.season}: {result.seconds:.1f} s")
+    print(metrics_table(result.metrics))
+    if args.out is not None:
+        print(f"written: {args.out}/backtest.json, metrics.md, backtest.png")
     return 0
 
 

@@ -65,6 +65,7 @@ class Series:
         rows: (N,) the 1-based data row each value came from (the header is not a row).
         column: the name of the value column.
         dates: whether ``times`` came from dates (POSIX seconds) rather than numbers.
+        labels: (N,) the time cells as the file writes them (str), or None.
     """
 
     values: np.ndarray
@@ -73,6 +74,7 @@ class Series:
     rows: np.ndarray
     column: str | None = None
     dates: bool = False
+    labels: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -294,13 +296,14 @@ def read_series(
         log.info("%s: the value column is %r (the only numeric one)", path, column)
     dates = ti is not None and _is_date(rows[0][ti])
 
-    groups: dict[str | None, list[tuple[int, int, float, float]]] = {}
+    groups: dict[str | None, list[tuple[int, int, float, float, str]]] = {}
     for r, (row, line) in enumerate(zip(rows, lines, strict=True), start=1):
         where = _where(path, r, line)
         value = _parse_value(row[vi], column, where)
         t = math.nan if ti is None else _parse_time(row[ti], time_column, where)
         key = None if ii is None else str(row[ii]).strip()
-        groups.setdefault(key, []).append((r, line, value, t))
+        label = "" if ti is None else _time_label(row[ti])
+        groups.setdefault(key, []).append((r, line, value, t, label))
 
     out = []
     for key, items in groups.items():
@@ -308,6 +311,7 @@ def read_series(
         line_of = {it[0]: it[1] for it in items}
         values = np.array([it[2] for it in items], dtype=np.float64)
         times = None if ti is None else np.array([it[3] for it in items], dtype=np.float64)
+        labels = None if ti is None else np.array([it[4] for it in items], dtype=object)
         label = "" if key is None else f" (id {key!r})"
         if times is not None:
             bad = np.flatnonzero(np.diff(times) <= 0)
@@ -327,11 +331,19 @@ def read_series(
                     f"value ({int(nan.sum())} missing in all); pass missing='drop' or "
                     "'interpolate' to accept gaps"
                 )
-            values, times, r_idx = _fill_missing(values, times, r_idx, missing)
+            values, times, r_idx, keep = _fill_missing(values, times, r_idx, missing)
+            labels = None if labels is None else labels[keep]
             log.info("%s%s: %s %d missing values", path, label, missing, int(nan.sum()))
         out.append(Series(values=values, times=times, id=key, rows=r_idx, column=column,
-                          dates=dates))
+                          dates=dates, labels=labels))
     return out
+
+
+def _time_label(cell: object) -> str:
+    """A time cell as text, the way the file writes it (dates from Parquet in ISO)."""
+    if hasattr(cell, "isoformat"):
+        return cell.isoformat()
+    return str(cell).strip()
 
 
 def _fill_missing(values, times, rows, policy):
@@ -347,4 +359,4 @@ def _fill_missing(values, times, rows, policy):
         keep = inside
     else:
         keep = ~nan
-    return values[keep], None if times is None else times[keep], rows[keep]
+    return values[keep], None if times is None else times[keep], rows[keep], keep

@@ -31,7 +31,8 @@ from rnnlab.data.series import SyntheticSeriesConfig, time_series
 from rnnlab.errors import ConfigError
 from rnnlab.plots.curves import COLORS, save_figure
 
-__all__ = ["COLORS", "SERIES_COLORS", "plot_compare", "plot_forecast", "plot_prediction",
+__all__ = ["COLORS", "SERIES_COLORS", "plot_backtest", "plot_compare", "plot_forecast",
+           "plot_prediction",
            "plot_series_with_window", "save_figure", "time_axis"]
 
 SERIES_COLORS = {
@@ -254,4 +255,46 @@ def plot_forecast(
     ax.legend(loc="best")
     _label_time(ax, t)
     ax.set_ylabel("Value")
+    return fig
+
+
+def plot_backtest(result, *, max_series: int = 4, model: str = "rnnlab",
+                  level: int | None = None) -> Figure:
+    """A backtest's first few series: history, truth, and the model's forecast and band
+    at every origin.
+
+    Args:
+        result: a ``BacktestResult`` (``panel.series`` and ``forecasts``).
+        max_series: panels drawn, one per series, from the first.
+        model: the forecast drawn. level: the band (default the widest interval).
+
+    Returns:
+        A ``Figure`` of up to ``max_series`` stacked axes.
+    """
+    series = result.panel.series[:max_series]
+    fig = _figure((9, 2.4 * len(series) + 0.6))
+    axes = fig.subplots(len(series), 1, squeeze=False)[:, 0]
+    for ax, s in zip(axes, series, strict=True):
+        sid = "series" if s.id is None else s.id
+        entries = [f for f in result.forecasts if f["id"] == sid]
+        t_all = time_axis(s.labels) if s.labels is not None else np.arange(1, s.values.size + 1)
+        ax.plot(t_all, s.values, color=SERIES_COLORS["input"], lw=1, label="series")
+        for j, f in enumerate(entries):
+            m = f["models"][model]
+            levels = sorted(int(k[3:]) for k in m if k.startswith("lo-"))
+            t = time_axis(f["time"]) if s.labels is not None else np.asarray(f["time"])
+            ax.plot(t, f["y"], color=SERIES_COLORS["target"], lw=1.5, zorder=_Z_TRUTH,
+                    label="truth" if j == 0 else None)
+            ax.plot(t, m["mean"], color=SERIES_COLORS["prediction"], lw=1.5, ls="--",
+                    zorder=_Z_MODEL, label=model if j == 0 else None)
+            if levels:
+                L = level if level in levels else levels[-1]
+                ax.fill_between(t, m[f"lo-{L}"], m[f"hi-{L}"], alpha=0.25,
+                                color=SERIES_COLORS["prediction"],
+                                label=f"{L}% interval" if j == 0 else None)
+        ax.set_title(f"{sid}: {len(entries)} origin(s)", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+        if s.labels is not None and t_all.dtype.kind == "M":
+            ax.tick_params(axis="x", labelrotation=30)  # each panel keeps its own dates
+    fig.tight_layout()
     return fig

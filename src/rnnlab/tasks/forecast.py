@@ -176,6 +176,21 @@ class ForecastTask(Task):
         raise ConfigError(f"rnnlab predict does not handle forecast runs; use "
                           f"`rnnlab forecast {getattr(run, 'path', run)}` (--steps, --plot)")
 
+    def backtest(self, config, *, progress=None, callbacks: Iterable[Callback] = ()):
+        """Rolling-origin backtest of the global model and the baselines on a panel.
+
+        Args:
+            config: a ``rnnlab.tasks.forecast_backtest.BacktestConfig``.
+            progress: ``progress(done, total)`` after each origin.
+            callbacks: ``rnnlab.train`` callbacks for every fit.
+
+        Returns:
+            A ``BacktestResult`` (``.metrics``, ``.forecasts``, ``.to_json()``).
+        """
+        from rnnlab.tasks.forecast_backtest import run_backtest
+
+        return run_backtest(config, progress=progress, callbacks=callbacks)
+
     def migrate(self, saved: dict) -> dict:
         """0.1.0's ``{"task", "forecast": {flat settings}, "model", "fit"}`` -> the config."""
         flat = saved.get("forecast")

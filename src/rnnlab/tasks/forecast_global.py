@@ -1,0 +1,414 @@
+"""One global model over many series: examples, training, split-conformal intervals.
+
+``fit_global(histories, ...)`` trains a :class:`~rnnlab.models.global_forecaster.
+GlobalForecaster` on every series' training part at once and returns a
+:class:`GlobalPredictor` that forecasts each series from its own history.
+
+* **Scaling per series, fitted on the training part only**: each series is divided by
+  its in-sample seasonal-naive mean absolute error (the denominator of MASE, so the
+  pinball loss is in MASE's units), and each window is taken relative to its last value::
+
+      x = (y[t-L:t] - y[t-1]) / scale      target = (y[t:t+H] - y[t-1]) / scale
+
+* **Every history counts**: a window ends at every position of the training part; one
+  shorter than ``window`` is a shorter sequence; targets past the end are masked.
+* **Validation and calibration**: each series' last ``val_windows`` origins (its last
+  H + V - 1 values) are held out; the model trains on what comes before, stops on their
+  pinball loss, and their errors calibrate the intervals by split-conformal quantile
+  regression (Romano et al. 2019): per step ahead h and level L, the interval of the
+  quantile pair is widened (or narrowed) by the ``ceil((n + 1) L) / n`` empirical
+  quantile of ``max(lo - y, y - hi)`` over the n held-out windows. When every series
+  is too short to hold out H values, each holds out what follows its first
+  ``MIN_TRAIN_END`` values, and a step no window reaches takes the last reached one's.
+* **Refit**: then, by default, the model is trained again on all of the training part for
+  the number of epochs validation chose, and keeps the calibration.
+* An **ensemble** of a few seeds averages the quantiles (Smyl 2020).
+* **Log values** by default for each series whose training values are all positive
+  (growth is then a level shift, as in Smyl's models); quantiles map back through
+  ``exp`` exactly, so the intervals keep their calibration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rnnlab.config import option
+from rnnlab.errors import ConfigError, choice_error
+from rnnlab.models.global_forecaster import (
+    CELLS,
+    GlobalForecaster,
+    GlobalForecasterConfig,
+    QuantileLoss,
+)
+from rnnlab.train import FitConfig, fit
+
+log = logging.getLogger(__name__)
+
+TRANSFORMS = ("auto", "none", "log")
+#: The fewest values before a held-out origin (the series still trains on 2 windows).
+MIN_TRAIN_END = 3
+#: Aim for about this many held-out windows over the panel (split-conformal needs some).
+CALIBRATION_TARGET = 200
+
+
+def _floats(values) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ConfigError(f"quantiles={values!r} must be numbers in (0, 1)") from None
+
+
+@dataclass(frozen=True)
+class GlobalModelConfig:
+    """The global forecaster and how it is fitted and calibrated (the ``model`` part)."""
+
+    cell: str = option("gru", flag="--model", choices=CELLS, help="the recurrent cell")
+    num_units: int = option(32, flag="--units", help="units per layer")
+    num_layers: int = option(1, flag="--layers", help="stacked recurrent layers")
+    window: int | None = option(None, help="most history values a forecast reads",
+                                auto="max(3 * horizon, 2 * season + horizon), at least 12")
+    quantiles: tuple = option((0.1, 0.5, 0.9), metavar="Q,Q,...",
+                              help="quantile levels; each pair (q, 1 - q) gives an interval")
+    ensemble: int = option(1, help="models trained with seeds seed..seed+N-1, averaged")
+    val_windows: int | None = option(None, auto=f"about {CALIBRATION_TARGET} over the "
+                                     "panel, at most a quarter of each series",
+                                     help="held-out origins per series (stopping, calibration)")
+    refit: bool = option(True, help="train again on all the data for the epochs validation "
+                                    "chose (--no-refit: keep the validated model)")
+    linear_skip: bool = option(True, help="a linear map of the lags beside the RNN "
+                               "(--no-linear-skip: the RNN alone)")
+    transform: str = option("auto", choices=TRANSFORMS,
+                            help="model log values (quantiles map back exactly)",
+                            auto="log for each series whose training values are all "
+                                 "positive")
+    conformal: bool = option(True, help="calibrate the intervals on the held-out windows")
+
+    def __post_init__(self):
+        object.__setattr__(self, "quantiles", _floats(self.quantiles))
+        if self.transform not in TRANSFORMS:
+            raise choice_error("transform", self.transform, TRANSFORMS)
+        GlobalForecasterConfig(cell=self.cell, num_units=self.num_units,
+                               num_layers=self.num_layers, quantiles=self.quantiles)
+        for name in ("window", "val_windows"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ConfigError(f"{name}={v!r} must be an int >= 1 (or None: auto)")
+        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or (
+                self.ensemble < 1):
+            raise ConfigError(f"ensemble={self.ensemble!r} must be an int >= 1")
+
+    def window_for(self, horizon: int, season: int) -> int:
+        """The resolved ``window``."""
+        if self.window is not None:
+            return self.window
+        return max(12, 3 * horizon, 2 * season + horizon)
+
+    def quantile_levels(self) -> tuple[float, ...]:
+        """``quantiles`` with the median added (the point forecast) when missing."""
+        return tuple(sorted(set(self.quantiles) | {0.5}))
+
+
+@dataclass(frozen=True)
+class GlobalFitConfig(FitConfig):
+    """``FitConfig`` with the global model's defaults, its main fields on the command line.
+
+    The defaults were chosen by validation (docs/forecasting.md); ``epochs`` is the most
+    each member trains, ``patience`` stops it on the held-out windows' pinball loss.
+    """
+
+    epochs: int = option(40, help="most passes over the windows per model (more on a "
+                                  "small panel: see --min-steps)")
+    batch_size: int = option(128, help="windows per optimizer step")
+    lr: float = option(3e-3, help="Adam's learning rate")
+    patience: int | None = option(6, help="stop after N epochs without improvement on the "
+                                          "held-out windows")
+    clip_grad_norm: float | None = option(1.0, help="clip the gradient norm (none: do not)")
+    max_steps: int | None = option(None, help="stop each fit after N optimizer steps (a "
+                                              "quick check)")
+    plot: bool = False
+    min_steps: int = option(1500, help="train for at least this many optimizer steps: a "
+                                       "small panel gets more epochs (and patience)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.min_steps, bool) or not isinstance(self.min_steps, int) or (
+                self.min_steps < 0):
+            raise ConfigError(f"min_steps={self.min_steps!r} must be an int >= 0")
+
+    def for_windows(self, n: int) -> FitConfig:
+        """The plain ``FitConfig`` for ``n`` training windows: epochs (and patience)
+        raised so that training makes at least ``min_steps`` steps."""
+        per_epoch = max(1, math.ceil(n / self.batch_size))
+        epochs = max(self.epochs, math.ceil(self.min_steps / per_epoch))
+        patience = self.patience
+        if patience is not None and epochs > self.epochs:
+            patience = math.ceil(patience * epochs / self.epochs)
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(FitConfig)}
+        return FitConfig(**{**fields, "epochs": epochs, "patience": patience})
+
+
+def default_global_fit() -> GlobalFitConfig:
+    """Training settings of the global model (chosen by validation, docs/forecasting.md)."""
+    return GlobalFitConfig()
+
+
+def interval_levels(quantiles: Sequence[float]) -> dict[int, tuple[float, float]]:
+    """``{80: (0.1, 0.9)}``: each symmetric pair of quantile levels as an interval level."""
+    out = {}
+    for q in quantiles:
+        partner = round(1 - q, 10)
+        if q < 0.5 and any(math.isclose(partner, p) for p in quantiles):
+            out[round(100 * (1 - 2 * q))] = (q, partner)
+    return dict(sorted(out.items()))
+
+
+def series_scale(y: np.ndarray, season: int) -> float:
+    """The in-sample seasonal-naive MAE of ``y`` (season 1 when it is too short), > 0."""
+    y = np.asarray(y, dtype=np.float64)
+    for m in (season, 1):
+        if y.size > m:
+            d = np.abs(y[m:] - y[:-m]).mean()
+            if d > 0:
+                return float(d)
+    spread = float(np.abs(y).mean()) if y.size else 0.0
+    return spread if spread > 0 else 1.0
+
+
+def make_examples(histories: Sequence[np.ndarray], scales: Sequence[float], ends,
+                  window: int, horizon: int, limits: Sequence[int] | None = None):
+    """Normalised examples of the histories ending at the given positions.
+
+    Args:
+        histories: per series, its values. scales: per series, its scale.
+        ends: per series, the positions t (1 <= t) where an input ends (y[:t] is seen).
+        window: most values read. horizon: H.
+        limits: per series, values a target may use (y[t:min(t+H, limit)]), default all.
+
+    Returns:
+        ``(x (N, L, 1), lengths (N,), targets (N, H, 2), series (N,), level (N,))`` as
+        numpy arrays, x left-aligned and zero-padded, targets (value, observed).
+    """
+    xs, lens, ts, who, lev = [], [], [], [], []
+    for i, (y, ends_i) in enumerate(zip(histories, ends, strict=True)):
+        limit = len(y) if limits is None else limits[i]
+        for t in ends_i:
+            a = max(0, t - window)
+            level, s = y[t - 1], scales[i]
+            x = np.zeros(window)
+            x[: t - a] = (y[a:t] - level) / s
+            tgt = np.zeros((horizon, 2))
+            b = min(t + horizon, limit)
+            if b > t:
+                tgt[: b - t, 0] = (y[t:b] - level) / s
+                tgt[: b - t, 1] = 1.0
+            xs.append(x), lens.append(t - a), ts.append(tgt), who.append(i), lev.append(level)
+    n = len(xs)
+    return (np.asarray(xs, dtype=np.float32).reshape(n, window, 1), np.asarray(lens),
+            np.asarray(ts, dtype=np.float32).reshape(n, horizon, 2), np.asarray(who),
+            np.asarray(lev))
+
+
+def _tensors(x, lengths, targets):
+    return ((torch.as_tensor(x), torch.as_tensor(lengths, dtype=torch.int64)),
+            torch.as_tensor(targets))
+
+
+@dataclass
+class GlobalPredictor:
+    """Trained global models (an ensemble) with their window, scales and calibration.
+
+    Attributes:
+        models: the ensemble. window: values read. horizon: H. season: the season.
+        quantiles: the output levels. corrections: ``{level: (H,) widening}`` in scaled
+            units. history: each member's fit ``History`` (the last one trained).
+    """
+
+    models: list[GlobalForecaster]
+    window: int
+    horizon: int
+    season: int
+    quantiles: tuple[float, ...]
+    corrections: dict[int, np.ndarray]
+    epochs: list[int] = dataclasses.field(default_factory=list)
+    transform: str = "none"
+
+    def logged(self, histories: Sequence[np.ndarray]) -> list[bool]:
+        """Which histories the model reads as logs (all positive, under "auto"/"log")."""
+        return [self.transform != "none" and bool((np.asarray(y) > 0).all())
+                for y in histories]
+
+    def raw_quantiles(self, x, lengths) -> np.ndarray:
+        """(N, L, 1), (N,) normalised inputs -> (N, H, Q) ensemble-mean quantiles."""
+        inputs = (torch.as_tensor(x), torch.as_tensor(lengths, dtype=torch.int64))
+        outs = []
+        with torch.no_grad():
+            for m in self.models:
+                m.eval()
+                outs.append(m(*inputs).double().numpy())
+        return np.sort(np.mean(outs, axis=0), axis=-1)
+
+    def forecast(self, histories: Sequence[np.ndarray], scales: Sequence[float] | None = None
+                 ) -> dict:
+        """Forecast H values after the end of each history.
+
+        Args:
+            histories: per series, its values (at least one).
+            scales: per series, its scale (default: fitted on the history itself).
+
+        Returns:
+            ``{"mean": (S, H), "quantiles": (S, H, Q), "lo-L"/"hi-L": (S, H) per level}``
+            in the series' units; "mean" is the median.
+        """
+        logs = self.logged(histories)
+        if any(logs):  # quantiles of log values are the logs of the quantiles: map back
+            plain = dataclasses.replace(self, transform="none")
+            out = plain.forecast([np.log(y) if g else y for y, g in zip(histories, logs,
+                                                                          strict=True)])
+            return {k: np.where(np.reshape(logs, (-1,) + (1,) * (v.ndim - 1)), np.exp(v), v)
+                    for k, v in out.items()}
+        if scales is None:
+            scales = [series_scale(y, self.season) for y in histories]
+        x, lens, _, _, level = make_examples(histories, scales, [[len(y)] for y in histories],
+                                             self.window, self.horizon)
+        q = self.raw_quantiles(x, lens)  # (S, H, Q), scaled
+        s = np.asarray(scales)[:, None, None]
+        out = {"quantiles": q * s + level[:, None, None],
+               "mean": q[..., self.quantiles.index(0.5)] * s[..., 0] + level[:, None]}
+        for L, (lo_q, hi_q) in interval_levels(self.quantiles).items():
+            c = self.corrections.get(L, np.zeros(self.horizon))[None, :]
+            lo = q[..., self.quantiles.index(lo_q)] - c
+            hi = q[..., self.quantiles.index(hi_q)] + c
+            lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+            out[f"lo-{L}"] = lo * s[..., 0] + level[:, None]
+            out[f"hi-{L}"] = hi * s[..., 0] + level[:, None]
+        return out
+
+
+def _val_windows(lengths: Sequence[int], horizon: int, asked: int | None) -> int:
+    eligible = [n for n in lengths if n - horizon >= MIN_TRAIN_END]
+    if asked is not None:
+        return asked
+    if not eligible:
+        return 0
+    v = math.ceil(CALIBRATION_TARGET / len(eligible))
+    return max(1, min(v, max(1, int(np.median(eligible)) // 4)))
+
+
+def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
+               model: GlobalModelConfig = GlobalModelConfig(),
+               fit_config: FitConfig | None = None,
+               callbacks: Iterable = ()) -> GlobalPredictor:
+    """Train the global model (an ensemble) on ``histories`` and calibrate it.
+
+    Args:
+        histories: per series, its training values (1-D, any length >= 1).
+        horizon: H. season: the season length of the scale (1: none).
+        model: the model part. fit_config: training settings (default
+            ``default_global_fit()``); its seed seeds the first member.
+        callbacks: ``rnnlab.train`` callbacks for every member's fit.
+
+    Returns:
+        A ``GlobalPredictor``.
+
+    Example:
+        >>> y = [np.sin(np.arange(60) / 3) + 2, np.cos(np.arange(40) / 3) + 2]
+        >>> p = fit_global(y, horizon=4, season=1)          # doctest: +SKIP
+        >>> p.forecast(y)["mean"].shape                     # doctest: +SKIP
+        (2, 4)
+    """
+    fit_config = fit_config or default_global_fit()
+    histories = [np.asarray(y, dtype=np.float64) for y in histories]
+    if model.transform == "log" and not all(bool((y > 0).all()) for y in histories):
+        raise ConfigError("transform='log' needs positive values; a series has one <= 0 "
+                          "(use transform='auto': logs of the positive series only)")
+    logs = GlobalPredictor([], 0, 0, 0, (), {}, transform=model.transform).logged(histories)
+    histories = [np.log(y) if g else y for y, g in zip(histories, logs, strict=True)]
+    W = model.window_for(horizon, season)
+    Q = model.quantile_levels()
+    scales = [series_scale(y, season) for y in histories]
+    V = _val_windows([len(y) for y in histories], horizon, model.val_windows)
+    # Held out: origins t = n - H - j (j < V) whose H values all lie in the series.
+    # A held-out origin leaves at least MIN_TRAIN_END values before it to train on.
+    val_ends = [[n - horizon - j for j in range(V) if n - horizon - j >= MIN_TRAIN_END]
+                for n in map(len, histories)]
+    if V == 0:  # every series is short: hold out what follows MIN_TRAIN_END values, with
+        # fewer than H values after it; the steps it lacks take the last step's widening
+        val_ends = [[MIN_TRAIN_END] if n > MIN_TRAIN_END else [] for n in map(len, histories)]
+    cuts = [min(v) if v else len(y) for v, y in zip(val_ends, histories, strict=True)]
+    train = make_examples(histories, scales, [range(1, c) for c in cuts], W, horizon,
+                          limits=cuts)
+    val = make_examples(histories, scales, val_ends, W, horizon)
+    if len(val[0]) == 0:
+        log.warning("no series is long enough to hold out values after %d: no early "
+                    "stopping, and the intervals are the model's quantiles, uncalibrated",
+                    MIN_TRAIN_END)
+    if len(train[0]) == 0:
+        raise ConfigError("the training parts hold too few values to train on; use a "
+                          "shorter horizon or fewer windows")
+    if isinstance(fit_config, GlobalFitConfig):
+        fit_config = fit_config.for_windows(len(train[0]))
+    arch = GlobalForecasterConfig(cell=model.cell, num_units=model.num_units,
+                                  num_layers=model.num_layers, horizon=horizon, quantiles=Q,
+                                  skip=W if model.linear_skip else 0)
+    loss = QuantileLoss(Q)
+    members, epochs = [], []
+    for k in range(model.ensemble):
+        cfg = dataclasses.replace(fit_config, seed=fit_config.seed + k, restore_best=True)
+        torch.manual_seed(cfg.seed)
+        net = GlobalForecaster(arch)
+        has_val = len(val[0]) > 0
+        hist = fit(net, _tensors(*train[:3]), loss_fn=loss, config=cfg,
+                   val_data=_tensors(*val[:3]) if has_val else None, callbacks=callbacks)
+        best = hist.best_epoch if has_val and hist.best_epoch else len(hist.rows)
+        members.append(net)
+        epochs.append(int(best))
+    predictor = GlobalPredictor(members, W, horizon, season, Q, {}, epochs)
+    if model.conformal and len(val[0]):
+        predictor.corrections = _calibrate(predictor, val)
+    if model.refit and len(val[0]):
+        full = make_examples(histories, scales, [range(1, len(y)) for y in histories], W,
+                             horizon)
+        refits = []
+        for k, e in enumerate(epochs):
+            cfg = dataclasses.replace(fit_config, seed=fit_config.seed + k, epochs=max(1, e),
+                                      patience=None)
+            torch.manual_seed(cfg.seed)
+            net = GlobalForecaster(arch)
+            fit(net, _tensors(*full[:3]), loss_fn=loss, config=cfg, callbacks=callbacks)
+            refits.append(net)
+        predictor.models = refits
+    predictor.transform = model.transform
+    return predictor
+
+
+def _calibrate(p: GlobalPredictor, val) -> dict[int, np.ndarray]:
+    """Split-conformal widening per level and step ahead, from the held-out windows.
+
+    A step that no held-out window reaches (short series) takes the widening of the last
+    step that one does.
+    """
+    x, lens, targets = val[:3]
+    q = p.raw_quantiles(x, lens)  # (N, H, Q)
+    y = targets[..., 0].astype(np.float64)  # (N, H)
+    seen = targets[..., 1] > 0  # (N, H): which steps each window observes
+    out = {}
+    for L, (lo_q, hi_q) in interval_levels(p.quantiles).items():
+        lo, hi = q[..., p.quantiles.index(lo_q)], q[..., p.quantiles.index(hi_q)]
+        scores = np.maximum(lo - y, y - hi)  # (N, H): > 0 outside the interval
+        widen = np.zeros(p.horizon)
+        for h in range(p.horizon):
+            s = scores[seen[:, h], h]
+            if s.size == 0:
+                widen[h] = widen[h - 1] if h else 0.0
+                continue
+            level = min(1.0, math.ceil((s.size + 1) * L / 100) / s.size)
+            widen[h] = np.quantile(s, level, method="higher")
+        out[L] = widen
+    return out
