@@ -291,18 +291,23 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
         raise RnnlabError(f"--out={args.out} is a file; give a folder")
     config = apply_overrides(BacktestConfig(), typed_overrides(args))
+    training_log = logging.getLogger("rnnlab.training")
+    level = training_log.level
     if not args.debug:  # one line per epoch of every fit would drown the table
-        logging.getLogger("rnnlab.training").setLevel(logging.WARNING)
+        training_log.setLevel(logging.WARNING)
     bar = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=config.backtest.windows, desc="origins", unit="origin",
                    file=sys.stderr)
-    result = ForecastTask().backtest(
-        config, progress=None if bar is None else (lambda done, total: bar.update(1)))
-    if bar is not None:
-        bar.close()
+    try:
+        result = ForecastTask().backtest(
+            config, progress=None if bar is None else (lambda done, total: bar.update(1)))
+    finally:
+        training_log.setLevel(level)  # in-process callers (tests) keep their logging
+        if bar is not None:
+            bar.close()
     if args.out is not None:
         write_backtest(result, args.out)
     if args.json:

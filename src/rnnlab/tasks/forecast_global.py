@@ -47,7 +47,7 @@ from rnnlab.models.global_forecaster import (
     GlobalForecasterConfig,
     QuantileLoss,
 )
-from rnnlab.train import FitConfig, fit
+from rnnlab.training import FitConfig, fit
 
 log = logging.getLogger(__name__)
 
