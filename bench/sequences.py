@@ -47,10 +47,13 @@ CANDIDATES = {  # --select: name -> classify overrides (model part, fit part)
     "gru64-bi-max-conv-long": ({"rocket": "off"}, {}),  # the defaults, network alone
     "lstm64-bi-mean-conv-long": ({"model": "lstm", "units": 64, "bidirectional": True,
                                   "pooling": "mean", "rocket": "off", **CONV}, LONG),
-    # Round 2: the same network with the MiniRocket member (the defaults).
+    # Round 2: the same network with the MiniRocket member, probabilities averaged evenly
+    # (run at commit "classify: a MiniRocket member"); round 3: the mixture weight chosen
+    # by log-likelihood on the validation part (the defaults).
     "defaults (+ minirocket)": ({}, {}),
 }
 ROUND_2 = ("gru64-bi-max-conv-long", "defaults (+ minirocket)")
+ROUND_3 = ("defaults (+ minirocket)",)
 
 
 def _from_aeon(name: str, split: str) -> SequenceSet:
@@ -118,14 +121,14 @@ def folds(y: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]:
     return [np.sort(np.asarray(p)) for p in parts]
 
 
-def select(names: list[str], k: int, round_2: bool = True) -> None:
+def select(names: list[str], k: int, round_: int = 3) -> None:
     """Mean 3-fold CV accuracy per candidate per dataset, inside the training splits."""
     table: dict[str, dict[str, float]] = {}
     for name in names:
         train, _ = load(name)
         splits = folds(train.y, k)
         for cand, (model, fit) in CANDIDATES.items():
-            if round_2 and cand not in ROUND_2:
+            if cand not in {1: CANDIDATES, 2: ROUND_2, 3: ROUND_3}[round_]:
                 continue
             scores = []
             for i, held in enumerate(splits):
@@ -202,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join([*UEA, *GENERATED]))
     parser.add_argument("--select", action="store_true", help="3-fold CV of CANDIDATES")
-    parser.add_argument("--round", type=int, default=2, help="--select: 1 or 2")
+    parser.add_argument("--round", type=int, default=3, help="--select: 1, 2 or 3")
     parser.add_argument("--speed", action="store_true", help="lengths vs padded epochs")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
@@ -214,7 +217,7 @@ def main() -> None:
     if args.speed:
         speed(3)
     elif args.select:
-        select(names, 3, round_2=args.round == 2)
+        select(names, 3, round_=args.round)
     else:
         compare(names, args.seeds)
 

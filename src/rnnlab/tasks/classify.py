@@ -45,6 +45,7 @@ from rnnlab.tasks.classify_model import (
     build_model,
     fit_rocket,
     load_predictor,
+    mixture_weight,
     score,
 )
 from rnnlab.tasks.scores import prediction_rows
@@ -267,6 +268,9 @@ class ClassifyTask(Task):
                       config=config.fit, val_data=(val.inputs(), val.y),
                       metrics={"accuracy": accuracy}, callbacks=callbacks, run_dir=run,
                       run_config=saved_config(self, config, data=facts, model=entry))
+        if "rocket" in entry and is_main_process():  # weigh the members on validation
+            entry["rocket"]["weight"] = mixture_weight(self.load(run), val)
+            run.save_config({**run.load_config(), "model": entry})
         if data.test and is_main_process():
             run.save_json(EVALUATION, self.evaluate(run, data={"dataset": data.test}))
         return TrainResult(model, history)

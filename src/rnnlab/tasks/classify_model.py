@@ -100,6 +100,7 @@ class SequencePredictor:
     feature_names: tuple[str, ...]
     rocket: nn.Module | None = None
     temperature: float = 1.0
+    weight: float = 0.5  # the network's share of the mixture; the rest is MiniRocket's
 
     def examples(self, sequences) -> Examples:
         """A ``SequenceSet`` standardised and padded as in training."""
@@ -112,18 +113,23 @@ class SequencePredictor:
     def proba(self, examples: Examples) -> np.ndarray:
         """Class probabilities (N, C); each example is read only up to its length.
 
-        With a MiniRocket member, the mean of the network's probabilities and the
-        ridge's, calibrated by temperature on its leave-one-out decisions.
+        With a MiniRocket member, a mixture of the network's probabilities and the
+        ridge's (calibrated by temperature on its leave-one-out decisions), weighted as
+        the validation part chose.
         """
+        network, ridge = self.members(examples)
+        return network if ridge is None else self.weight * network + (1 - self.weight) * ridge
+
+    def members(self, examples: Examples) -> tuple[np.ndarray, np.ndarray | None]:
+        """The network's probabilities (N, C) and MiniRocket's (or None)."""
         proba = _proba(self.model, examples.x, examples.lengths)
         if self.rocket is None:
-            return proba
+            return proba, None
         with torch.no_grad():
             decisions = torch.cat([self.rocket(examples.x[i:i + BATCH],
                                                examples.lengths[i:i + BATCH])
                                    for i in range(0, len(examples.x), BATCH)])
-        ridge = torch.softmax(decisions.double() / self.temperature, dim=-1).numpy()
-        return (proba + ridge) / 2
+        return proba, torch.softmax(decisions.double() / self.temperature, dim=-1).numpy()
 
     def predict_proba(self, sequences) -> np.ndarray:
         """Class probabilities (N, C) for a ``SequenceSet`` in the file's own units."""
@@ -141,10 +147,32 @@ def load_predictor(run: RunDir, *, device: Any = "cpu", weights: str = "best"):
     from rnnlab.data.standardize import ChannelScaler
 
     scaler = ChannelScaler.load(run.file(SCALER))
-    rocket, temperature = _load_rocket(run, config["model"].get("rocket"))
+    entry = config["model"].get("rocket")
+    rocket, temperature = _load_rocket(run, entry)
     return SequencePredictor(model, scaler, tuple(data["classes"]),
                              tuple(data.get("feature_names") or scaler_names(scaler)),
-                             rocket, temperature)
+                             rocket, temperature, float((entry or {}).get("weight", 0.5)))
+
+
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def mixture_weight(predictor: SequencePredictor, val: Examples) -> float:
+    """The network's share of the mixture that best predicts the validation part.
+
+    Chosen by log-likelihood on the held-out validation examples (neither member was
+    fitted on them) over a small grid; ties go to the even mix. With one member only, 1.
+    """
+    network, ridge = predictor.members(val)
+    if ridge is None or not len(val):
+        return 1.0
+    y = val.y.numpy()
+
+    def nll(w: float) -> float:
+        p = w * network[np.arange(len(y)), y] + (1 - w) * ridge[np.arange(len(y)), y]
+        return float(-np.log(np.clip(p, 1e-12, None)).mean())
+
+    return min(WEIGHTS, key=lambda w: (round(nll(w), 9), abs(w - 0.5)))
 
 
 def fit_rocket(train: Examples, weight: torch.Tensor | None, seed: int, run: RunDir | None
