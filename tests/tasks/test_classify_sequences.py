@@ -143,22 +143,3 @@ def test_rocket_off_trains_the_network_alone(files, tmp_path):
                      "off", "--max-steps", "2", "--out", str(run), *FAST]) == 0
     assert not (run / "rocket.safetensors").exists()
     assert "rocket" not in json.loads((run / "config.json").read_text())["model"]
-
-
-def test_the_mixture_weight_follows_the_member_that_predicts_validation_better():
-    from rnnlab.tasks.classify_model import SequencePredictor, mixture_weight
-
-    y = torch.tensor([0, 1, 0, 1])
-    val = Examples(torch.zeros(4, 2, 1), torch.full((4,), 2), y, ("a", "b"), ("0", "1", "2", "3"))
-    right = np.eye(2)[y.numpy()] * 0.9 + 0.05
-    wrong = right[:, ::-1]
-
-    class Fixed(SequencePredictor):
-        def members(self, examples):
-            return self._members
-
-    for network, ridge, expected in ((right, wrong, 1.0), (wrong, right, 0.0),
-                                     (right, right, 0.5)):
-        p = Fixed(None, None, ("a", "b"), ("x",))
-        object.__setattr__(p, "_members", (network, ridge))
-        assert mixture_weight(p, val) == expected

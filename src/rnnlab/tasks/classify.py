@@ -45,7 +45,6 @@ from rnnlab.tasks.classify_model import (
     build_model,
     fit_rocket,
     load_predictor,
-    mixture_weight,
     score,
 )
 from rnnlab.tasks.scores import prediction_rows
@@ -123,11 +122,15 @@ class ClassifyModel:
     rocket: str = option("auto", choices=("auto", "on", "off"), auto="on for sequence files",
                          help="beside the network, MiniRocket features read up to each "
                               "length with a ridge classifier; probabilities averaged")
+    rocket_weight: float = option(0.5, help="MiniRocket's share of the averaged "
+                                  "probabilities (the network has the rest)")
 
     def __post_init__(self):
         for name, allowed in (("model", MODELS), ("pooling", POOLINGS)):
             if getattr(self, name) not in allowed:
                 raise choice_error(name, getattr(self, name), allowed)
+        if not 0.0 <= self.rocket_weight <= 1.0:
+            raise ConfigError(f"rocket_weight={self.rocket_weight!r} must be in [0, 1]")
 
     def resolved(self, images: bool = True) -> ClassifyModel:
         """The model with every "auto" replaced by the best measured choice."""
@@ -264,13 +267,11 @@ class ClassifyTask(Task):
         elif model_cfg.rocket == "on":
             entry["rocket"] = fit_rocket(train, weight, config.fit.seed,
                                          run if is_main_process() else None)
+            entry["rocket"]["weight"] = 1.0 - model_cfg.rocket_weight  # the network's share
         history = fit(model, (train.inputs(), train.y), loss_fn=_loss(weight),
                       config=config.fit, val_data=(val.inputs(), val.y),
                       metrics={"accuracy": accuracy}, callbacks=callbacks, run_dir=run,
                       run_config=saved_config(self, config, data=facts, model=entry))
-        if "rocket" in entry and is_main_process():  # weigh the members on validation
-            entry["rocket"]["weight"] = mixture_weight(self.load(run), val)
-            run.save_config({**run.load_config(), "model": entry})
         if data.test and is_main_process():
             run.save_json(EVALUATION, self.evaluate(run, data={"dataset": data.test}))
         return TrainResult(model, history)

@@ -114,8 +114,8 @@ class SequencePredictor:
         """Class probabilities (N, C); each example is read only up to its length.
 
         With a MiniRocket member, a mixture of the network's probabilities and the
-        ridge's (calibrated by temperature on its leave-one-out decisions), weighted as
-        the validation part chose.
+        ridge's (calibrated by temperature on its leave-one-out decisions), weighted by
+        ``weight`` (``--rocket-weight``; an even mix by default, chosen by CV).
         """
         network, ridge = self.members(examples)
         return network if ridge is None else self.weight * network + (1 - self.weight) * ridge
@@ -152,27 +152,6 @@ def load_predictor(run: RunDir, *, device: Any = "cpu", weights: str = "best"):
     return SequencePredictor(model, scaler, tuple(data["classes"]),
                              tuple(data.get("feature_names") or scaler_names(scaler)),
                              rocket, temperature, float((entry or {}).get("weight", 0.5)))
-
-
-WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def mixture_weight(predictor: SequencePredictor, val: Examples) -> float:
-    """The network's share of the mixture that best predicts the validation part.
-
-    Chosen by log-likelihood on the held-out validation examples (neither member was
-    fitted on them) over a small grid; ties go to the even mix. With one member only, 1.
-    """
-    network, ridge = predictor.members(val)
-    if ridge is None or not len(val):
-        return 1.0
-    y = val.y.numpy()
-
-    def nll(w: float) -> float:
-        p = w * network[np.arange(len(y)), y] + (1 - w) * ridge[np.arange(len(y)), y]
-        return float(-np.log(np.clip(p, 1e-12, None)).mean())
-
-    return min(WEIGHTS, key=lambda w: (round(nll(w), 9), abs(w - 0.5)))
 
 
 def fit_rocket(train: Examples, weight: torch.Tensor | None, seed: int, run: RunDir | None
