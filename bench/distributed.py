@@ -58,14 +58,15 @@ def _worker(args: argparse.Namespace) -> None:
     from torch import nn
 
     from rnnlab import distributed
-    from rnnlab.tasks.classify import ClassifyConfig, build_model, load_images, model_entry
-    from rnnlab.train import FitConfig, accuracy, fit
+    from rnnlab.tasks.classify import ClassifyModel, build_model, model_entry
+    from rnnlab.tasks.classify_data import image_examples
+    from rnnlab.training import FitConfig, accuracy, fit
 
     torch.set_num_threads(args.threads)
-    x, y, classes = load_images("fashion-mnist", "train", args.data_dir)
+    examples = image_examples("fashion-mnist", "train", args.data_dir)
     n = BATCH * (args.steps + args.warmup)
-    x, y = x[:n], y[:n]
-    entry = model_entry(ClassifyConfig(model="rnn", units=UNITS), 28, 28, len(classes))
+    x, y = examples.x[:n], examples.y[:n]
+    entry = model_entry(ClassifyModel(model="rnn", units=UNITS).resolved(), examples)
     result: dict = {"threads": args.threads}
     with distributed.distributed_session(device="cpu", timeout_s=120) as group:
         world = group.world_size if group else 1

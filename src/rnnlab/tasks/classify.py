@@ -32,7 +32,7 @@ from rnnlab.tasks.classify_data import (
     Examples,
     class_weights,
     is_image_dataset,
-    load_images,
+    image_examples,
     read_file,
     to_examples,
     validation_split,
@@ -320,7 +320,7 @@ def _loss(weight: torch.Tensor | None):
 def _training_examples(data: ClassifyData, resumed: RunDir | None):
     """``(examples, scaler or None, train indices, val indices)`` for a training run."""
     if data.images:
-        examples = load_images(data.dataset, "train", data.data_dir, data.download)
+        examples = image_examples(data.dataset, "train", data.data_dir, data.download)
         train_idx, val_idx = validation_split(examples.y.numpy(), data.val_size, ordered=True)
         return examples, None, train_idx, val_idx
     from rnnlab.data.standardize import ChannelScaler
@@ -343,7 +343,7 @@ def _evaluation_examples(settings: ClassifyData, saved, predictor, split, *, giv
     """The examples to score and the split's name."""
     if settings.images:
         split = split or "test"
-        examples = load_images(settings.dataset, "test" if split == "test" else "train",
+        examples = image_examples(settings.dataset, "test" if split == "test" else "train",
                                settings.data_dir, settings.download)
         if split != "test" and settings.dataset == saved["dataset"]:
             train_idx, val_idx = validation_split(examples.y.numpy(), saved["val_size"],
@@ -401,6 +401,12 @@ def _predict_images(predictor: ImagePredictor, inputs) -> list[dict]:
         keys = [{"file": str(path), "index": i} for i in range(len(images))]
         rows += prediction_rows(predictor.predict_proba(images), predictor.classes, keys)
     return rows
+
+
+def load_images(dataset: str, split: str, data_dir=None, download=False):
+    """Images as float32 (N, H, W) in [0, 1], labels int64 (N,) and the class names."""
+    examples = image_examples(dataset, split, data_dir, download)
+    return examples.x, examples.y, list(examples.labels)
 
 
 def train_classify(config: ClassifyConfig, fit_config: FitConfig, *, run_dir: str | Path,

@@ -67,7 +67,7 @@ def is_image_dataset(dataset: str) -> bool:
     return dataset in IMAGE_DATASETS
 
 
-def load_images(dataset: str, split: str, data_dir=None, download=False) -> Examples:
+def image_examples(dataset: str, split: str, data_dir=None, download=False) -> Examples:
     """A built-in image split, each image (H, W) read as H steps of W pixels in [0, 1]."""
     from rnnlab.data.images import DATASETS, load_image_dataset
 
