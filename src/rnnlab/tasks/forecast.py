@@ -247,21 +247,6 @@ def check_task(saved: Mapping[str, Any], run: RunDir) -> None:
     raise ConfigError(f"{run.config} names no task, so it is not a forecasting run")
 
 
-def claim(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> RunDir:
-    """Check ``run_dir`` against resume/overwrite before anything is read or written.
-
-    Raises:
-        ConfigError: both flags, or a folder holding a run with neither.
-    """
-    run = RunDir(run_dir)
-    if resume and overwrite:
-        raise ConfigError("resume=True and overwrite=True contradict each other; pass one")
-    if run.last.exists() and not (resume or overwrite):
-        raise ConfigError(f"{run.path} already holds a run ({run.last.name}); pass "
-                          "resume=True to continue it, overwrite=True, or a new folder")
-    return run
-
-
 # --------------------------------------------------------------------------- 0.1.0's API
 
 

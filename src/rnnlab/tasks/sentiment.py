@@ -17,7 +17,6 @@ from pathlib import Path
 
 from torch import nn
 
-from rnnlab.errors import ConfigError
 from rnnlab.tasks.text import (
     COVERAGE,
     TOKENIZER,
@@ -34,7 +33,7 @@ from rnnlab.training.runfolder import RunDir
 logger = logging.getLogger(__name__)
 
 __all__ = ["COVERAGE", "SPLIT_SEED", "TOKENIZER", "SentimentConfig", "TextPredictor",
-           "binary_accuracy", "claim_run", "encode", "evaluate_run", "load_texts",
+           "binary_accuracy", "encode", "evaluate_run", "load_texts",
            "loss_for", "make_tokenizer", "predict_texts", "split_indices", "train_sentiment"]
 
 _DATA = tuple(f.name for f in dataclasses.fields(TextData))
@@ -78,32 +77,6 @@ class SentimentConfig:
                  "model": TextModel(**{k: getattr(self, k) for k in _MODEL
                                       if hasattr(self, k)})}
         return TextConfig(**parts) if fit is None else TextConfig(**parts, fit=fit)
-
-
-def claim_run(run_dir: str | Path, *, resume: bool, overwrite: bool) -> RunDir:
-    """Check the folder against ``resume``/``overwrite`` before anything is read or written.
-
-    Provisional: the lead's shared claim (``rnnlab.tasks.runner``) replaces it.
-
-    Raises:
-        ConfigError: both flags; a resume with no run, or of another task's run; a fresh
-            run in a folder that holds one, without ``overwrite``.
-    """
-    run = RunDir(run_dir)
-    if resume and overwrite:
-        raise ConfigError("resume=True and overwrite=True contradict each other; give one")
-    if resume:
-        if not run.last.exists():
-            raise ConfigError(f"{run.path} holds no run to resume (no {run.last.name}); drop "
-                              "resume=True to start one")
-        found = run.load_config().get("task")
-        if found not in (TextTask.name, *TextTask.aliases):
-            raise ConfigError(f"{run.path} holds a {found!r} run, not a text one; resume it "
-                              f"with 'rnnlab train {found} --resume'")
-    elif run.last.exists() and not overwrite:
-        raise ConfigError(f"{run.path} already holds a run ({run.last.name}); pass "
-                          "resume=True to continue it, overwrite=True, or a new folder")
-    return run
 
 
 def _resumed(run: RunDir, given: TextConfig) -> TextConfig:

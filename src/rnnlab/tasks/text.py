@@ -376,6 +376,3 @@ def _eval_source(saved: TextData, typed: Mapping[str, Any], split: str | None):
     return source, split, own
 
 
-def _load_any(run: RunDir, config: dict, device) -> TextPredictor:
-    return TextTask().load(run, device=device)
-
