@@ -173,19 +173,20 @@ def compare(names: list[str], seeds: int) -> None:
     print(f"\nmean gap (rnnlab - MiniRocket): {np.mean(gaps):+.3f}; peak RSS {peak:.0f} MiB")
 
 
-def speed(repeats: int) -> None:
+def speed(repeats: int, batch: int = 32, units: int = 64) -> None:
     """Seconds per epoch with exact lengths vs the same data padded to the longest."""
     import torch
 
     from rnnlab.models.classifier import ClassifierConfig, SequenceClassifier
     from rnnlab.train import FitConfig, fit
 
-    data = make_sequences(512, num_classes=3, num_features=3, min_length=2, max_length=400,
+    data = make_sequences(512, num_classes=3, num_features=3, min_length=13, max_length=400,
                           seed=3)
     x, lengths = data.padded()
     x, lengths, y = torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(data.y)
     full = torch.full_like(lengths, x.shape[1])
-    print(f"lengths mean {lengths.float().mean():.0f} of {x.shape[1]} steps")
+    print(f"lengths mean {lengths.float().mean():.0f} of {x.shape[1]} steps; batch {batch}, "
+          f"{units} units")
     for cell in ("gru", "lstm", "rnn"):
         times = {}
         for label, lens in (("lengths", lengths), ("padded", full)):
@@ -193,10 +194,10 @@ def speed(repeats: int) -> None:
             for _ in range(repeats):
                 torch.manual_seed(0)
                 model = SequenceClassifier(ClassifierConfig(input_size=3, num_classes=3,
-                                                            cell=cell, num_units=64))
+                                                            cell=cell, num_units=units))
                 start = time.perf_counter()
                 fit(model, ((x, lens), y), loss_fn=torch.nn.functional.cross_entropy,
-                    config=FitConfig(epochs=1, batch_size=32, device="cpu", plot=False))
+                    config=FitConfig(epochs=1, batch_size=batch, device="cpu", plot=False))
                 best.append(time.perf_counter() - start)
             times[label] = min(best)
         print(f"{cell}: {times['lengths']:.2f} s with lengths, {times['padded']:.2f} s padded "
@@ -210,6 +211,8 @@ def main() -> None:
     parser.add_argument("--round", type=int, default=2, help="--select: rounds 1 to 4")
     parser.add_argument("--speed", action="store_true", help="lengths vs padded epochs")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=32, help="--speed: batch size")
+    parser.add_argument("--units", type=int, default=64, help="--speed: units")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     import torch
@@ -217,7 +220,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     names = [n for n in args.datasets.split(",") if n]
     if args.speed:
-        speed(3)
+        speed(3, args.batch, args.units)
     elif args.select:
         select(names, 3, round_=args.round)
     else:
