@@ -311,7 +311,7 @@ def _flag_table() -> dict[str, str]:
     from rnnlab.cli_config import flag_words
     from rnnlab.tasks import all_tasks
 
-    extra = {"resume": "--resume", "overwrite": "--overwrite", "run_dir": "--out",
+    extra = {"resume": "--resume", "overwrite": "--overwrite", "run_dir": "--out", "out": "--out",
              "nproc": "--nproc", "timeout_s": "--dist-timeout", "threads": "--threads",
              "weights": "--weights", "split": "--split"}
     from rnnlab.word2vec import Word2VecConfig
