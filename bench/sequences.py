@@ -189,7 +189,8 @@ def speed(repeats: int, batch: int = 32, units: int = 64) -> None:
           f"{units} units")
     for cell in ("gru", "lstm", "rnn"):
         times = {}
-        for label, lens in (("lengths", lengths), ("padded", full)):
+        for label, lens, grouped in (("lengths", lengths, False), ("grouped", lengths, True),
+                                     ("padded", full, False)):
             best = []
             for _ in range(repeats):
                 torch.manual_seed(0)
@@ -197,11 +198,13 @@ def speed(repeats: int, batch: int = 32, units: int = 64) -> None:
                                                             cell=cell, num_units=units))
                 start = time.perf_counter()
                 fit(model, ((x, lens), y), loss_fn=torch.nn.functional.cross_entropy,
-                    config=FitConfig(epochs=1, batch_size=batch, device="cpu", plot=False))
+                    config=FitConfig(epochs=1, batch_size=batch, device="cpu", plot=False,
+                                     group_by_length=grouped))
                 best.append(time.perf_counter() - start)
             times[label] = min(best)
-        print(f"{cell}: {times['lengths']:.2f} s with lengths, {times['padded']:.2f} s padded "
-              f"({times['lengths'] / times['padded']:.2f}x)")
+        print(f"{cell}: padded {times['padded']:.2f} s; lengths {times['lengths']:.2f} s "
+              f"({times['lengths'] / times['padded']:.2f}x); lengths + batches grouped by "
+              f"length {times['grouped']:.2f} s ({times['grouped'] / times['padded']:.2f}x)")
 
 
 def main() -> None:

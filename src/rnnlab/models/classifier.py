@@ -206,6 +206,10 @@ class SequenceClassifier(nn.Module):
         if inputs.dim() != 3 or inputs.shape[-1] != self.config.input_size:
             raise ShapeError(f"SequenceClassifier expects (batch, steps, "
                              f"{self.config.input_size}); got {tuple(inputs.shape)}")
+        if lengths is not None and len(lengths) and inputs.shape[1] > 1:
+            # Columns past every length are padding for all B: never computed.
+            longest = int(torch.as_tensor(lengths).max().clamp(min=1))
+            inputs = inputs[:, :longest] if longest < inputs.shape[1] else inputs
         x, mask = inputs, None
         if lengths is not None or self.front is not None or self.pool is not None:
             B, T = inputs.shape[0], inputs.shape[1]

@@ -151,7 +151,7 @@ def _image_fit() -> FitConfig:
 # For a sequence file: chosen by 3-fold cross-validation inside the training splits of
 # UEA/UCR and generated sets (`python bench/sequences.py --select`, BENCHMARKS.md).
 SEQUENCE_FIT = FitConfig(epochs=300, batch_size=32, lr=3e-3, seed=42, patience=50,
-                         clip_grad_norm=1.0, schedule="cosine")
+                         clip_grad_norm=1.0, schedule="cosine", group_by_length=True)
 SEQUENCE_MODEL = {"model": "gru", "units": 64, "bidirectional": True, "pooling": "max",
                   "conv_channels": 32, "conv_kernel": 9}
 

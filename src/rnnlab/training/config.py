@@ -77,6 +77,8 @@ class FitConfig:
     min_delta: float = option(0.0, cli=False)
     restore_best: bool = option(True, cli=False)
     shuffle: bool = option(True, cli=False)
+    group_by_length: bool = option(False, help="batches of similar lengths (inputs "
+                                   "given with their lengths): fewer steps per batch")
     seed: int = option(0, cli=False)
     checkpoint_every: int = option(1, cli=False, resumable=True)
     checkpoint_unit: str = option("epoch", choices=CHECKPOINT_UNITS, cli=False, resumable=True)

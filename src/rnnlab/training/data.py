@@ -68,6 +68,42 @@ def split_tail(data: Dataset, fraction: float) -> tuple[Dataset, Dataset]:
     return Subset(data, range(n - n_val)), Subset(data, range(n - n_val, n))
 
 
+def lengths_of(data: Dataset) -> torch.Tensor | None:
+    """The per-example lengths when the inputs are ``(x, lengths)`` tensors, else None."""
+    inputs = getattr(data, "inputs", None)
+    if isinstance(inputs, tuple | list) and len(inputs) >= 2:
+        last = inputs[-1]
+        if last.dim() == 1 and not last.is_floating_point():
+            return last
+    return None
+
+
+def group_by_length(order: torch.Tensor, lengths: torch.Tensor, batch_size: int, *,
+                    generator: torch.Generator, pool: int = 50) -> torch.Tensor:
+    """``order`` rearranged so that each batch holds examples of similar lengths.
+
+    The order is cut into pools of ``pool`` batches, each pool sorted by length and cut into
+    batches, and the batches shuffled: a batch's sequences then end close together, so the
+    kernels run fewer steps, and which examples share a batch still changes every epoch.
+
+    Args:
+        order: a permutation of the N examples (N,).
+        lengths: (N,) each example's length.
+        batch_size: examples per batch.
+        generator: for the batches' order (the fit's shuffling generator).
+        pool: batches per sorted pool.
+
+    Returns:
+        A permutation (N,) to cut into batches of ``batch_size``.
+    """
+    groups = []
+    for chunk in order.split(batch_size * pool):
+        ranked = chunk[torch.argsort(lengths[chunk], stable=True)]
+        groups += list(ranked.split(batch_size))
+    shuffled = torch.randperm(len(groups), generator=generator)
+    return torch.cat([groups[i] for i in shuffled]) if groups else order
+
+
 def batches(data: Dataset, order: torch.Tensor, batch_size: int, *, start: int = 0,
             num_workers: int = 0, seed: int = 0) -> Iterator:
     """The batches of ``order`` (example indices) in chunks of ``batch_size``, from ``start``."""

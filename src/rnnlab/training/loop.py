@@ -41,7 +41,16 @@ from rnnlab.training import faults
 from rnnlab.training.callbacks import Callback
 from rnnlab.training.checkpoints import Checkpoints
 from rnnlab.training.config import FitConfig
-from rnnlab.training.data import as_dataset, batch_len, batches, forward, split_tail, to_device
+from rnnlab.training.data import (
+    as_dataset,
+    batch_len,
+    batches,
+    forward,
+    group_by_length,
+    lengths_of,
+    split_tail,
+    to_device,
+)
 from rnnlab.training.metrics import accuracy, metric_fns  # noqa: F401 (accuracy: the doctest)
 from rnnlab.training.optim import is_better, make_optimizer, make_scheduler, resolve_monitor
 from rnnlab.training.runfolder import RunDir, claim_run
@@ -120,8 +129,7 @@ def fit(
         while not done and state.epoch < config.epochs:
             epoch_start_rng = s.shuffle_gen.get_state()
             started = time.perf_counter() - state.seconds  # a resumed epoch keeps its time
-            order = torch.randperm(n, generator=s.shuffle_gen) if config.shuffle \
-                else torch.arange(n)
+            order = _epoch_order(s, config, n)
             for cb in callbacks:
                 cb.on_epoch_start(state.epoch, num_batches=steps_per_epoch,
                                   start_batch=state.batch)
@@ -182,6 +190,15 @@ def fit(
     for cb in callbacks:
         cb.on_fit_end(history)
     return history
+
+
+def _epoch_order(s, config: FitConfig, n: int) -> torch.Tensor:
+    """This epoch's example order: shuffled, and grouped by length when asked and known."""
+    order = torch.randperm(n, generator=s.shuffle_gen) if config.shuffle else torch.arange(n)
+    lengths = lengths_of(s.train) if config.group_by_length else None
+    if lengths is not None:
+        order = group_by_length(order, lengths, config.batch_size, generator=s.shuffle_gen)
+    return order
 
 
 # --------------------------------------------------------------------------- setup
