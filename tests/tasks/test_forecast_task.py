@@ -272,3 +272,24 @@ def test_a_plain_fit_config_is_taken_as_the_fit_part():
 
     cfg = ForecastTaskConfig(data=ForecastDataConfig(series="s.csv"), fit=FitConfig(epochs=4))
     assert cfg.fit.epochs == 4 and cfg.resolved().fit.plain() == FitConfig(epochs=4)
+
+
+def test_a_run_trained_by_iterations_plots_its_curve_by_step(tmp_path, monkeypatch):
+    import rnnlab.plots.curves as curves
+    from rnnlab import cli
+
+    drawn = []
+    real = curves.plot_learning_curves
+
+    def spy(rows, path, **kwargs):
+        drawn.append((list(rows), kwargs))
+        return real(rows, path, **kwargs)
+
+    monkeypatch.setattr(curves, "plot_learning_curves", spy)
+    run = tmp_path / "sine"
+    assert cli.main(["train", "forecast", "--iterations", "40", "--units", "4", "--out",
+                     str(run), "--quiet"]) == 0
+    rows, kwargs = drawn[-1]
+    assert kwargs.get("x") == "step" and len(rows) > 10  # a curve, not one dot
+    assert [r["step"] for r in rows] == sorted(r["step"] for r in rows)
+    assert (run / "curves.png").exists()

@@ -63,8 +63,9 @@ from rnnlab.tasks.forecast_data import (  # noqa: F401  (re-exported)
 )
 from rnnlab.tasks.forecast_eval import NOTEBOOK_T_START, evaluate_loaded, figures, plot_path
 from rnnlab.training import Callback, History, fit
+from rnnlab.training.callbacks import StepLog
 from rnnlab.training.distributed import is_main_process
-from rnnlab.training.runfolder import RunDir, load_weights
+from rnnlab.training.runfolder import CURVES, RunDir, load_weights
 from rnnlab.training.runtime import resolve_device
 
 log = logging.getLogger(__name__)
@@ -131,13 +132,16 @@ class ForecastTask(Task):
                     run.file(name).unlink(missing_ok=True)
                 run.save_json(SCALER, data.scaler.to_dict())
         windows = {"train": len(data.train), "val": len(data.val), "test": len(data.test)}
+        steps = StepLog(every=max(1, (config.data.iterations or 0) // 100))
         history = fit(
             model, tensors(data.train, config), loss_fn=ForecastLoss(arch.horizon),
             config=config.fit.plain(),
             val_data=tensors(data.val, config) if len(data.val) else None,
-            callbacks=callbacks, run_dir=run,  # claimed by the caller (None: in memory)
+            callbacks=(*callbacks, steps), run_dir=run,  # claimed by the caller
             run_config=saved_config(self, config, data={"windows": windows},
                                     model=arch.to_dict()))
+        if run is not None and main and config.data.is_synthetic and config.fit.plot:
+            _plot_by_step(run, steps.rows, history)
         scores = None
         if run is not None and evaluate and main:
             scores = evaluate_forecast(run.path, device=config.fit.device)
@@ -303,6 +307,17 @@ def train_forecast(
     return TrainedForecast(model=result.model, history=result.history,
                            scaler=extras["scaler"], config=extras["config"],
                            evaluation=extras["evaluation"])
+
+
+def _plot_by_step(run: RunDir, rows: list[dict], history) -> None:
+    """The synthetic series trains one long epoch: draw its curve by step, not as one dot."""
+    if not rows or rows[0]["step"] != 1:  # a resumed run logged only its last part
+        return
+    from rnnlab.plots.curves import plot_learning_curves
+
+    last = history.rows[-1] if history.rows else {}
+    end = {"step": history.step, **{k: v for k, v in last.items() if k.startswith("val_")}}
+    plot_learning_curves([*rows, end], run.file(CURVES), x="step")
 
 
 def load_forecast(run: RunDir, config: dict, device) -> LoadedForecast:

@@ -35,6 +35,21 @@ class Callback:
         """After the last epoch, early stop or ``max_steps``; ``history`` is the ``History``."""
 
 
+class StepLog(Callback):
+    """Keeps the training loss every ``every`` steps: a curve for runs of one long epoch.
+
+    Attributes:
+        rows: ``[{"step": s, "loss": value}, ...]``, in the order trained.
+    """
+
+    def __init__(self, every: int = 10):
+        self.every, self.rows = max(1, int(every)), []
+
+    def on_batch_end(self, step: int, loss: float, logs: Mapping[str, float]) -> None:
+        if step % self.every == 0 or step == 1:
+            self.rows.append({"step": step, "loss": loss})
+
+
 def epoch_line(logs: Mapping[str, Any], epochs: int | None = None) -> str:
     """One epoch's row as a line: ``epoch 3/10: loss=0.4123 val_loss=0.4410 lr=0.001 (2.1 s)``."""
     total = f"/{epochs}" if epochs else ""
