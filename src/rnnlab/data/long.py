@@ -27,7 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlab.data.sequence_set import SequenceSet, check_missing_policy, clean_case, label_ids
+from rnnlab.data.sequence_set import (
+    SequenceSet,
+    check_missing_policy,
+    clean_case,
+    label_ids,
+    read_utf8,
+)
 from rnnlab.errors import ConfigError, DataError, DataNotFoundError
 
 __all__ = ["read_long"]
@@ -60,13 +66,7 @@ class _Table:
 
 
 def _read_csv(path: Path, delimiter: str) -> _Table:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        raise DataError(f"{path}: line {line}: not UTF-8 (byte {e.start}); "
-                        "save the file as UTF-8") from None
+    text = read_utf8(path)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows, lines = [], []
     try:

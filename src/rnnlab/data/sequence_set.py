@@ -28,6 +28,7 @@ __all__ = [
     "check_missing_policy",
     "clean_case",
     "label_ids",
+    "read_utf8",
     "sort_labels",
 ]
 
@@ -138,6 +139,17 @@ class SequenceSet:
         """The same set with new per-case arrays (e.g. standardised ones)."""
         return SequenceSet(tuple(sequences), self.y, self.labels, self.feature_names,
                            self.ids, self.source)
+
+
+def read_utf8(path) -> str:
+    """A text file's content (a BOM dropped); a byte that is not UTF-8 names its line."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise DataError(f"{path}: line {line}: not UTF-8 (byte {e.start}); "
+                        "save the file as UTF-8") from None
 
 
 def check_missing_policy(missing: str) -> None:

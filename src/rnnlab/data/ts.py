@@ -49,6 +49,7 @@ from rnnlab.data.sequence_set import (
     check_missing_policy,
     clean_case,
     label_ids,
+    read_utf8,
     sort_labels,
 )
 from rnnlab.errors import ConfigError, DataError, DataNotFoundError
@@ -136,13 +137,7 @@ def _split_file(path: Path) -> tuple[TsHeader, list[tuple[int, str]]]:
     """Read the header and return it with the data lines as (line number, text)."""
     if path.stat().st_size > MAX_TS_BYTES:
         raise DataError(f"{path}: over {MAX_TS_BYTES >> 30} GiB; split it")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        raise DataError(f"{path}: line {line}: not UTF-8 (byte {e.start}); "
-                        "save the file as UTF-8") from None
+    text = read_utf8(path)
     header, cases, in_data = TsHeader(), [], False
     for n, line in enumerate(text.split("\n"), 1):
         line = line.strip()

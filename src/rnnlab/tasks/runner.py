@@ -25,7 +25,7 @@ from rnnlab.tasks.base import (
     parts,
     resume_conflicts,
 )
-from rnnlab.training.runfolder import RunDir
+from rnnlab.training.runfolder import RunDir, check_claim
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +47,6 @@ def resolve_config(task: Task, overrides: Overrides, run: RunDir | None = None) 
                           f"({part} settings cannot change on resume=True; start a new run "
                           "folder to change them)")
     return apply_overrides(saved, overrides)
-
-
-def check_claim(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> RunDir:
-    """Refuse a folder that does not fit ``resume``/``overwrite``; nothing is written here."""
-    run = RunDir(run_dir)
-    if resume and overwrite:
-        raise ConfigError("resume=True and overwrite=True contradict each other; give one")
-    if resume and not run.last.exists():
-        raise ConfigError(f"{run.path} holds no run to resume (no {run.last.name}); drop "
-                          "resume=True to start one")
-    if not resume and not overwrite and run.last.exists():
-        raise ConfigError(f"{run.path} already holds a run ({run.last.name}); pass "
-                          "resume=True to continue it, overwrite=True, or a new folder")
-    return run
 
 
 @contextlib.contextmanager
@@ -115,8 +101,6 @@ def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
         The task's ``TrainResult``.
     """
     task = get_task(task_name)
-    if resume and overwrite:
-        raise ConfigError("resume=True and overwrite=True contradict each other; give one")
     existing = check_claim(run_dir, resume=resume, overwrite=overwrite)  # before any write
     if resume:
         found = existing.load_config().get("task")

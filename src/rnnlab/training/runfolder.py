@@ -246,16 +246,38 @@ def claim_run(run_dir: str | os.PathLike | RunDir, *, resume: bool, overwrite: b
         'fresh'
     """
     path = Path(run_dir.path if isinstance(run_dir, RunDir) else run_dir)
-    if resume and overwrite:
-        raise ConfigError(f"resume=True and overwrite=True contradict each other for {path}: "
-                          "resume continues the run there, overwrite starts it over; pass one")
     if main is None:
         from rnnlab.training.strategy import detect
 
         main = detect().is_main
-    run = RunDir(path, claimed="resume" if resume else "fresh", writable=main)
     if not main:
-        return run
+        if resume and overwrite:
+            check_claim(path, resume=resume, overwrite=overwrite)
+        return RunDir(path, claimed="resume" if resume else "fresh", writable=False)
+    check_claim(path, resume=resume, overwrite=overwrite)
+    run = RunDir(path, claimed="resume" if resume else "fresh", writable=True)
+    path.mkdir(parents=True, exist_ok=True)
+    run.clean_temp_files()
+    if not resume:
+        for stale in run.run_files():
+            stale.unlink()
+    return run
+
+
+
+def check_claim(run_dir: str | os.PathLike | RunDir, *, resume: bool, overwrite: bool
+                ) -> RunDir:
+    """The checks of :func:`claim_run`, writing nothing: refuse a folder that does not fit.
+
+    Raises:
+        ConfigError: ``resume`` and ``overwrite`` together; ``resume`` on a folder with no
+            checkpoint; a fresh run in a folder that holds a run without ``overwrite``.
+    """
+    path = Path(run_dir.path if isinstance(run_dir, RunDir) else run_dir)
+    if resume and overwrite:
+        raise ConfigError(f"resume=True and overwrite=True contradict each other for {path}: "
+                          "resume continues the run there, overwrite starts it over; pass one")
+    run = RunDir(path)
     if resume and not run.last.exists():
         if run.exists():
             raise ConfigError(f"{path} has no {LAST} to resume from (the run stopped before "
@@ -264,13 +286,7 @@ def claim_run(run_dir: str | os.PathLike | RunDir, *, resume: bool, overwrite: b
     if not resume and run.exists() and not overwrite:
         raise ConfigError(f"{path} already holds a run; pass resume=True to continue it or "
                           "overwrite=True to start over")
-    path.mkdir(parents=True, exist_ok=True)
-    run.clean_temp_files()
-    if not resume:
-        for stale in run.run_files():
-            stale.unlink()
     return run
-
 
 
 def load_weights(run: RunDir | str | os.PathLike, model, *, which: str = "best", device="cpu"):
