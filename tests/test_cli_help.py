@@ -28,3 +28,17 @@ def test_every_flag_of_every_command_shows_its_default():
             if "default" not in formatter._get_help_string(action):
                 missing.append(f"{command} {action.option_strings[0]}")
     assert not missing, "flags without a default in --help:\n" + "\n".join(missing)
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(monkeypatch, capsys):
+    import rnnlab.cli_commands as commands
+    from rnnlab import cli
+
+    def closed_pipe(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(commands, "cmd_tour", closed_pipe)
+    monkeypatch.setattr(cli, "cmd_tour", closed_pipe)
+    monkeypatch.setattr("sys.stdout", __import__("io").StringIO())
+    assert cli.main(["tour"]) == 0
+    assert "internal error" not in capsys.readouterr().err

@@ -12,7 +12,9 @@ inside training); ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -356,6 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rnnlab: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rnnlab ... | head`: the reader left; not an error of ours
+        if sys.stdout is sys.__stdout__:  # so that the flush at exit does not complain
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+        return 0
     except Exception as exc:  # a bug, not the user's input: one line, the rest with --debug
         if args.debug:
             raise
