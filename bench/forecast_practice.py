@@ -13,6 +13,10 @@ grunfeld    yearly     investment, value and capital of 11 US firms, 1935-54    
 yearly2     yearly     the Nile's flow (1871-1970), sunspot activity (1700-)     6
 macro       quarterly  12 US macroeconomic series, 1959-2009                    8
 monthly2    monthly    El Nino sea temperatures (1950-2010), Mauna Loa CO2       12
+quarterly2  quarterly  Danish money demand (5 series, 1974-87), US inflation     8
+                       and interest rates (2 series, 1972-98): validation only
+yearly16    yearly     Longley's 6 US series (1947-62), copper market (5 series, 6
+                       1951-75): validation only, very short series
 ==========  =========  =======================================================  ====
 
 ``--split val`` backtests each series without its test part (the values the test
@@ -42,6 +46,8 @@ from pathlib import Path
 import numpy as np
 
 PEERS = ("AutoETS", "AutoTheta", "AutoARIMA")
+#: Panels only ever used to choose settings, scored whole under either split.
+VALIDATION_ONLY = ("fertility20", "quarterly2", "yearly16")
 SEASON = {"yearly": 1, "quarterly": 4, "monthly": 12}
 STEP_MONTHS = {"yearly": 12, "quarterly": 3, "monthly": 1}
 
@@ -117,6 +123,21 @@ def load_panels() -> dict[str, PanelSpec]:
     panels["monthly2"] = PanelSpec("monthly2", "monthly", 12, 4, {
         "elnino": (12 * int(el["YEAR"].iloc[0]), sst),
         "co2": (12 * first.year + first.month - 1 + b, v)})
+
+    # Validation-only panels (never in the test table): tuning data beside the cut panels.
+    dan = ds.danish_data.load_pandas().data
+    q2 = {f"danish:{c}": (12 * 1974, dan[c].to_numpy(dtype=float)) for c in dan.columns}
+    ii = ds.interest_inflation.load_pandas().data
+    s0 = 12 * int(ii["year"].iloc[0]) + 3 * (int(ii["quarter"].iloc[0]) - 1)
+    q2.update({f"us:{c}": (s0, ii[c].to_numpy(dtype=float)) for c in ("Dp", "R")})
+    panels["quarterly2"] = PanelSpec("quarterly2", "quarterly", 8, 2, q2)
+    lon = ds.longley.load_pandas().data
+    cop = ds.copper.load_pandas().data
+    y16 = {f"longley:{c}": (12 * 1947, lon[c].to_numpy(dtype=float)) for c in lon.columns
+           if c != "YEAR"}
+    y16.update({f"copper:{c}": (12 * 1951, cop[c].to_numpy(dtype=float)) for c in cop.columns
+                if c != "TIME"})
+    panels["yearly16"] = PanelSpec("yearly16", "yearly", 6, 2, y16)
     return panels
 
 
@@ -230,7 +251,8 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.panels:
-            spec = panels[name] if args.split == "test" else cut_test(panels[name])
+            whole = args.split == "test" or name in VALIDATION_ONLY
+            spec = panels[name] if whole else cut_test(panels[name])
             start = time.perf_counter()
             result = run_rnnlab(spec, Path(tmp), model_over, fit_over)
             rn_seconds = time.perf_counter() - start

@@ -23,6 +23,11 @@ GlobalForecaster` on every series' training part at once and returns a
 * **Refit**: then, by default, the model is trained again on all of the training part for
   the number of epochs validation chose, and keeps the calibration.
 * An **ensemble** of a few seeds averages the quantiles (Smyl 2020).
+* **Combined with Theta**: the median is moved towards the standard Theta method's
+  forecast (``tasks/forecast_theta.py``) by the weight in ``COMBINE_WEIGHTS`` that the
+  held-out windows' absolute error prefers, and every quantile moves with it; the
+  intervals are calibrated after the move, so their coverage is the combination's. A
+  panel too short to hold out whole horizons keeps the RNN alone.
 * **Log values** by default for each series whose training values are all positive
   (growth is then a level shift, as in Smyl's models); quantiles map back through
   ``exp`` exactly, so the intervals keep their calibration.
@@ -47,6 +52,7 @@ from rnnlab.models.global_forecaster import (
     GlobalForecasterConfig,
     QuantileLoss,
 )
+from rnnlab.tasks.forecast_theta import theta
 from rnnlab.training import FitConfig, fit
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,8 @@ TRANSFORMS = ("auto", "none", "log")
 MIN_TRAIN_END = 3
 #: Aim for about this many held-out windows over the panel (split-conformal needs some).
 CALIBRATION_TARGET = 200
+#: The RNN's share of the combined median that validation chooses from (1: the RNN alone).
+COMBINE_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 
 
 def _floats(values) -> tuple[float, ...]:
@@ -89,6 +97,8 @@ class GlobalModelConfig:
                             auto="log for each series whose training values are all "
                                  "positive")
     conformal: bool = option(True, help="calibrate the intervals on the held-out windows")
+    combine: bool = option(True, help="move the forecast towards Theta's by the weight the "
+                                      "held-out windows choose (--no-combine: the RNN alone)")
 
     def __post_init__(self):
         object.__setattr__(self, "quantiles", _floats(self.quantiles))
@@ -238,6 +248,16 @@ class GlobalPredictor:
     corrections: dict[int, np.ndarray]
     epochs: list[int] = dataclasses.field(default_factory=list)
     transform: str = "none"
+    weight: float = 1.0
+
+    def combined(self, x, lengths, partner: np.ndarray | None) -> np.ndarray:
+        """(N, H, Q) quantiles with the median moved to ``weight`` of the RNN's and the
+        rest of ``partner`` (N, H) (scaled units); every quantile moves with it."""
+        q = self.raw_quantiles(x, lengths)
+        if partner is None or self.weight == 1.0:
+            return q
+        med = q[..., self.quantiles.index(0.5)]
+        return q + ((1 - self.weight) * (partner - med))[..., None]
 
     def logged(self, histories: Sequence[np.ndarray]) -> list[bool]:
         """Which histories the model reads as logs (all positive, under "auto"/"log")."""
@@ -277,7 +297,9 @@ class GlobalPredictor:
             scales = [series_scale(y, self.season) for y in histories]
         x, lens, _, _, level = make_examples(histories, scales, [[len(y)] for y in histories],
                                              self.window, self.horizon)
-        q = self.raw_quantiles(x, lens)  # (S, H, Q), scaled
+        partner = None if self.weight == 1.0 else partner_forecasts(
+            histories, scales, [[len(y)] for y in histories], self.horizon, self.season)
+        q = self.combined(x, lens, partner)  # (S, H, Q), scaled
         s = np.asarray(scales)[:, None, None]
         out = {"quantiles": q * s + level[:, None, None],
                "mean": q[..., self.quantiles.index(0.5)] * s[..., 0] + level[:, None]}
@@ -289,6 +311,27 @@ class GlobalPredictor:
             out[f"lo-{L}"] = lo * s[..., 0] + level[:, None]
             out[f"hi-{L}"] = hi * s[..., 0] + level[:, None]
         return out
+
+
+def partner_forecasts(histories: Sequence[np.ndarray], scales: Sequence[float], ends,
+                      horizon: int, season: int) -> np.ndarray:
+    """(N, H) Theta forecasts at the given ends, in ``make_examples``' order and units."""
+    rows = [(theta(y[:t], horizon, season) - y[t - 1]) / s
+            for y, s, ends_i in zip(histories, scales, ends, strict=True) for t in ends_i]
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), horizon)
+
+
+def _choose_weight(p: GlobalPredictor, val, partner: np.ndarray) -> float:
+    """The weight of ``COMBINE_WEIGHTS`` with the least held-out absolute error."""
+    x, lens, targets = val[:3]
+    med = p.raw_quantiles(x, lens)[..., p.quantiles.index(0.5)]  # (N, H)
+    y, seen = targets[..., 0].astype(np.float64), targets[..., 1] > 0
+    errors = {w: float(np.abs(w * med + (1 - w) * partner - y)[seen].mean())
+              for w in COMBINE_WEIGHTS}
+    best = min(errors, key=errors.get)
+    log.info("held-out MAE (scaled) by the RNN's weight: %s; chose %.2f",
+             {w: round(e, 4) for w, e in errors.items()}, best)
+    return best
 
 
 def _val_windows(lengths: Sequence[int], horizon: int, asked: int | None) -> int:
@@ -370,8 +413,14 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
         members.append(net)
         epochs.append(int(best))
     predictor = GlobalPredictor(members, W, horizon, season, Q, {}, epochs)
+    partner = None
+    # The fallback windows (after MIN_TRAIN_END values) say little of a forecast from a
+    # whole history: on a panel of short series they chose a worse weight (fertility20).
+    if model.combine and V > 0 and len(val[0]):
+        partner = partner_forecasts(histories, scales, val_ends, horizon, season)
+        predictor.weight = _choose_weight(predictor, val, partner)
     if model.conformal and len(val[0]):
-        predictor.corrections = _calibrate(predictor, val)
+        predictor.corrections = _calibrate(predictor, val, partner)
     if model.refit and len(val[0]):
         full = make_examples(histories, scales, [range(1, len(y)) for y in histories], W,
                              horizon)
@@ -388,14 +437,15 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
     return predictor
 
 
-def _calibrate(p: GlobalPredictor, val) -> dict[int, np.ndarray]:
+def _calibrate(p: GlobalPredictor, val, partner: np.ndarray | None = None
+               ) -> dict[int, np.ndarray]:
     """Split-conformal widening per level and step ahead, from the held-out windows.
 
     A step that no held-out window reaches (short series) takes the widening of the last
     step that one does.
     """
     x, lens, targets = val[:3]
-    q = p.raw_quantiles(x, lens)  # (N, H, Q)
+    q = p.combined(x, lens, partner)  # (N, H, Q)
     y = targets[..., 0].astype(np.float64)  # (N, H)
     seen = targets[..., 1] > 0  # (N, H): which steps each window observes
     out = {}
