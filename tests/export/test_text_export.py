@@ -106,8 +106,8 @@ def _eager(predictor: TextPredictor, seqs) -> np.ndarray:
         return predictor.model(x).reshape(len(seqs), -1).numpy()
 
 
-PADDED = [("flatten", 2, 0), ("flatten", 3, 0), ("glove-flatten", 2, 0), ("bag", 3, 0),
-          ("bag", 2, 13), ("nbsvm", 2, 13), ("nbsvm", 3, 0)]
+PADDED = [("flatten", 2, 0), ("glove-flatten", 3, 0), ("bag", 2, 13), ("nbsvm", 2, 13),
+          ("nbsvm", 3, 0)]
 RECURRENT = [("rnn", 2, {}), ("gru", 3, {"bidirectional": True}),
              ("lstm", 2, {"num_layers": 2})]
 
@@ -144,7 +144,6 @@ def test_recurrent_kinds_match_the_eager_model_on_unseen_shapes(kind, classes, e
 
 
 def test_repad_lays_out_the_prefix_as_pad_sequences_does():
-    rng = np.random.default_rng(0)
     for padding in ("pre", "post"):
         for truncating in ("pre", "post"):
             for B, T, lengths in BATCHES:
@@ -157,7 +156,7 @@ def test_repad_lays_out_the_prefix_as_pad_sequences_does():
                 assert got.tolist() == want.tolist()
                 assert kept.tolist() == np.minimum(lengths, 5).tolist()
     empty = repad(torch.zeros(2, 0, dtype=torch.int64), torch.zeros(2, dtype=torch.int64), 3)
-    assert empty[0].tolist() == [[0, 0, 0]] * 2 and rng is not None
+    assert empty[0].tolist() == [[0, 0, 0]] * 2
 
 
 def _numba_sets(seqs, ngrams, buckets):
@@ -204,9 +203,9 @@ class _Bigrams(torch.nn.Module):
         return self.model.features(tokens)
 
 
-@pytest.mark.parametrize("buckets", [7, (1 << 61) + 3])
-def test_onnx_hashes_large_ids_bit_for_bit(buckets):
+def test_onnx_hashes_large_ids_bit_for_bit():
     """onnxruntime's int64 ops wrap and divide as torch's do: same buckets, any id."""
+    buckets = 7
     rng = np.random.default_rng(1)
     example = {"tokens": torch.ones(2, 7, dtype=torch.int64),
                "lengths": torch.tensor([7, 3], dtype=torch.int64)}
@@ -218,8 +217,8 @@ def test_onnx_hashes_large_ids_bit_for_bit(buckets):
     want = ngram_buckets(torch.from_numpy(tokens), torch.from_numpy(lengths), 3, buckets)
     assert (got == want.numpy()).all()
     # the bag/nbsvm bigram ids overflow int64 for ids this large: both wrap alike
-    model = TextClassifier(TextModelConfig(kind="bag", vocab_size=VOCAB, bigram_buckets=buckets
-                                           if buckets < 1000 else 1_000_033)).eval()
+    model = TextClassifier(TextModelConfig(kind="bag", vocab_size=VOCAB,
+                                           bigram_buckets=1_000_033)).eval()
     run = _onnx(Graph(_Bigrams(model), example, ("ids",), dynamic))
     assert (run({"tokens": tokens, "lengths": lengths})["ids"]
             == model.features(torch.from_numpy(tokens)).numpy()).all()
@@ -281,10 +280,12 @@ def texts_csv(tmp_path_factory):
 
 RUNS = {"nblr": {"model": "nblr", "ngrams": 2, "ngram_buckets": 1 << 10},
         "flatten": {"model": "flatten", "maxlen": 5, "num_words": 20, "embedding_dim": 3},
-        "nbsvm": {"model": "nbsvm", "maxlen": 8, "num_words": 20, "bigram_buckets": 11}}
+        "nbsvm": {"model": "nbsvm", "maxlen": 8, "num_words": 20, "bigram_buckets": 11},
+        "gru": {"model": "gru", "maxlen": 7, "num_words": 20, "embedding_dim": 3, "hidden": 4}}
 
 
-@pytest.fixture(scope="module", params=sorted(RUNS))
+@pytest.fixture(scope="module", params=[pytest.param(k, marks=needs_scan) if k == "gru" else k
+                                        for k in sorted(RUNS)])
 def trained(request, texts_csv, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param) / "run"
     with warnings.catch_warnings():

@@ -126,6 +126,7 @@ def ngram_buckets(tokens: Tensor, lengths: Tensor, ngrams: int, buckets: int) ->
         torch.Size([1, 6])
     """
     B, T = tokens.shape[0], tokens.shape[1]
+    lengths = lengths.clamp(min=0).clamp(max=T)
     padded = torch.cat([tokens, tokens.new_zeros(B, ngrams)], dim=1)  # (B, T + ngrams)
     position = torch.arange(T, device=tokens.device)[None, :]  # (1, T)
     h = torch.zeros_like(tokens)
@@ -225,7 +226,15 @@ def from_predictor(predictor: TextPredictor | NgramPredictor, *,
 
     Returns:
         A :class:`Graph` over ``tokens`` (B, T) int64 and ``lengths`` (B,) int64 giving
-        ``logits`` (B, K), with the tokenizer, classes and kind in its metadata.
+        ``logits`` (B, K). Its metadata: ``task`` ("text"), ``kind``, ``classes`` (label
+        names in logit order), ``maxlen`` (None for nblr), ``num_outputs`` (K),
+        ``text_column`` and ``tokenizer`` (``Tokenizer.to_json()``): all :func:`feed`
+        and :func:`rows` need.
+
+    Example:
+        >>> g = from_predictor(TextTask().load(RunDir("runs/imdb")))    # doctest: +SKIP
+        >>> g.outputs, sorted(g.inputs)                                  # doctest: +SKIP
+        (('logits',), ['lengths', 'tokens'])
     """
     if isinstance(predictor, NgramPredictor):
         kind, maxlen = predictor.config.kind, None
