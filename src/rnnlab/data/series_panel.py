@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -98,6 +99,42 @@ def read_panel(path: str | os.PathLike, column: str | None = None, *,
     if f is not None and time_column is not None:
         series = [_check_gaps(s, f, missing, Path(path)) for s in series]
     return Panel(series, f, season_of(f, period), str(path))
+
+
+def read_covariates(panel: Panel, columns: Sequence[str], *, time_column: str | None = None,
+                    id_column: str | None = None, missing: str = "error") -> list[np.ndarray]:
+    """Other columns of the panel's file, aligned with each series' values.
+
+    Args:
+        panel: the panel ``read_panel`` read (its path is read again).
+        columns: the covariate columns.
+        time_column, id_column, missing: as given to ``read_panel``.
+
+    Returns:
+        Per series, an (n, len(columns)) float64 array. A value the file lacks at one of
+        the series' times (a time the gap policy filled) is interpolated from its
+        neighbours.
+
+    Raises:
+        DataError: a non-numeric or missing covariate value (under ``missing="error"``),
+            naming the column and row.
+    """
+    out = [np.zeros((s.values.size, len(columns))) for s in panel.series]
+    for j, col in enumerate(columns):
+        found = {s.id: s for s in read_series(panel.path, col, time_column=time_column,
+                                              id_column=id_column, missing=missing)}
+        for s, arr in zip(panel.series, out, strict=True):
+            c = found.get(s.id)
+            by_row = {} if c is None else dict(zip(c.rows.tolist(), c.values.tolist(),
+                                                   strict=True))
+            have = np.array([r in by_row for r in s.rows.tolist()])
+            if not have.any():
+                raise DataError(f"{panel.path} ({s.name}): no value of the covariate "
+                                f"{col!r}")
+            pos = np.arange(s.values.size)
+            known = np.array([by_row[r] for r in s.rows[have].tolist()], dtype=np.float64)
+            arr[:, j] = np.interp(pos, pos[have], known)
+    return out
 
 
 def _check_gaps(s: Series, freq: Frequency, missing: str, path: Path) -> Series:

@@ -42,6 +42,10 @@ class GlobalForecasterConfig:
         quantiles: the Q levels in (0, 1), increasing. input_size: features per step.
         skip: how many of the last values a linear layer maps to the outputs beside the
             RNN (0: none).
+        future_size: covariates known over the horizon (F): their H values each join
+            the head's input (0: none).
+        num_series: series of the panel, for an id embedding (0: none).
+        id_dim: the id embedding's size (0: none).
     """
 
     cell: str = "gru"
@@ -51,6 +55,9 @@ class GlobalForecasterConfig:
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     input_size: int = 1
     skip: int = 0
+    future_size: int = 0
+    num_series: int = 0
+    id_dim: int = 0
 
     def __post_init__(self):
         if self.cell not in CELLS:
@@ -59,8 +66,12 @@ class GlobalForecasterConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name}={v!r} must be an int >= 1")
-        if isinstance(self.skip, bool) or not isinstance(self.skip, int) or self.skip < 0:
-            raise ConfigError(f"skip={self.skip!r} must be an int >= 0")
+        for name in ("skip", "future_size", "num_series", "id_dim"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"{name}={v!r} must be an int >= 0")
+        if self.id_dim and not self.num_series:
+            raise ConfigError(f"id_dim={self.id_dim} needs num_series >= 1")
         q = tuple(float(x) for x in self.quantiles)
         if not q or any(not 0 < x < 1 for x in q) or list(q) != sorted(set(q)):
             raise ConfigError(f"quantiles={self.quantiles!r} must be increasing levels in "
@@ -100,7 +111,9 @@ class GlobalForecaster(nn.Module):
         cells = [_cell(c.cell, c.input_size if i == 0 else c.num_units, c.num_units)
                  for i in range(c.num_layers)]
         self.cell = cells[0] if len(cells) == 1 else MultiRNNCell(cells)
-        self.head = nn.Linear(c.num_units, c.horizon * len(c.quantiles))
+        self.ids = nn.Embedding(c.num_series, c.id_dim) if c.id_dim else None
+        head_in = c.num_units + c.horizon * c.future_size + c.id_dim
+        self.head = nn.Linear(head_in, c.horizon * len(c.quantiles))
         nn.init.zeros_(self.head.weight)  # starts as the naive forecast (0 = last level)
         nn.init.zeros_(self.head.bias)
         # A linear map of the last lags beside the RNN: the RNN learns what a linear
@@ -110,8 +123,19 @@ class GlobalForecaster(nn.Module):
             nn.init.zeros_(self.skip.weight)
             nn.init.zeros_(self.skip.bias)
 
-    def forward(self, x: Tensor, lengths: Tensor, lags: Tensor | None = None) -> Tensor:
-        """(B, T, F) histories, (B,) lengths, optional (B, T) right-aligned lags -> (B, H, Q)."""
+    def forward(self, x: Tensor, lengths: Tensor, future: Tensor | None = None,
+                ids: Tensor | None = None) -> Tensor:
+        """Quantile forecasts of a batch of histories.
+
+        Args:
+            x: (B, T, input_size) left-aligned histories: the value, then covariates.
+            lengths: (B,) valid steps of each history.
+            future: (B, H, future_size) covariates over the horizon (when configured).
+            ids: (B,) int64 series indices (with an id embedding).
+
+        Returns:
+            (B, H, Q) quantiles, non-decreasing along Q.
+        """
         if x.dim() != 3 or x.shape[-1] != self.config.input_size:
             raise ShapeError(f"GlobalForecaster expects x of shape (B, T, "
                              f"{self.config.input_size}); got {tuple(x.shape)}")
@@ -120,10 +144,19 @@ class GlobalForecaster(nn.Module):
             state = state[-1]  # the top layer's
         h = state[0] if self.config.cell == "lstm" else state  # (B, U)
         B, H, Q = x.shape[0], self.config.horizon, len(self.config.quantiles)
-        y = self.head(h)  # (B, H * Q)
+        parts = [h]
+        if self.config.future_size:
+            if future is None:
+                raise ShapeError("this GlobalForecaster reads future covariates: pass "
+                                 f"future of shape (B, {H}, {self.config.future_size})")
+            parts.append(future.reshape(B, -1).to(h.dtype))
+        if self.ids is not None:
+            if ids is None:
+                raise ShapeError("this GlobalForecaster has an id embedding: pass ids (B,)")
+            parts.append(self.ids(ids))
+        y = self.head(torch.cat(parts, dim=1) if len(parts) > 1 else h)  # (B, H * Q)
         if self.skip is not None:
-            if lags is None:
-                lags = right_align(x[..., 0], lengths)
+            lags = right_align(x[..., 0], lengths)
             y = y + self.skip(lags[:, -self.config.skip:])
         y = y.view(B, H, Q)  # (B, H, Q)
         return torch.sort(y, dim=-1).values  # quantiles never cross

@@ -29,11 +29,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from rnnlab.config import option
 from rnnlab.data.series import MISSING_POLICIES
-from rnnlab.data.series_panel import Panel, check_origins, read_panel, rolling_origins
+from rnnlab.data.series_panel import (
+    Panel,
+    check_origins,
+    read_covariates,
+    read_panel,
+    rolling_origins,
+)
 from rnnlab.errors import ConfigError, choice_error
 from rnnlab.tasks.forecast_baselines import BASELINES, GlobalLinearAR, baseline_forecasts
+from rnnlab.tasks.forecast_covariates import Covariates, season_phase
 from rnnlab.tasks.forecast_global import (
     GlobalFitConfig,
     GlobalModelConfig,
@@ -68,8 +77,25 @@ class BacktestDataConfig:
     period: int | None = option(None, help="the season length of the seasonal naive and "
                                 "MASE", auto="the frequency's: 12 monthly, 4 quarterly, "
                                 "1 yearly, 7 daily, 52 weekly, 24 hourly")
+    past_covariates: tuple = option((), metavar="COL,COL", help="columns known up to each "
+                                    "origin, read beside the values")
+    future_covariates: tuple = option((), metavar="COL,COL", help="columns known over the "
+                                      "horizon too (prices, promotions, holidays)")
+    calendar: bool = option(False, help="the phase of the season (month of the year, "
+                                        "quarter, weekday...) as a future covariate")
 
     def __post_init__(self):
+        for name in ("past_covariates", "future_covariates"):
+            v = getattr(self, name)
+            cols = (v,) if isinstance(v, str) else tuple(v)
+            object.__setattr__(self, name, tuple(str(c) for c in cols if str(c)))
+        both = set(self.past_covariates) & set(self.future_covariates)
+        taken = {self.column, self.time_column, self.id_column} - {None}
+        for col in (*self.past_covariates, *self.future_covariates):
+            if col in both or col in taken:
+                what = "both a past and a future covariate" if col in both else (
+                    "the value, time or id column")
+                raise ConfigError(f"covariate {col!r} is {what}; name each column once")
         if self.missing not in MISSING_POLICIES:
             raise choice_error("missing", self.missing, MISSING_POLICIES)
         if self.period is not None and (isinstance(self.period, bool) or not isinstance(
@@ -164,6 +190,7 @@ def run_backtest(config: BacktestConfig, *, progress: Callable[[int, int], None]
     if b.short == "skip":
         panel = _skip_short(panel, H, b.windows, b.step)
     cuts = check_origins(panel, H, b.windows, b.step)
+    covariates = panel_covariates(panel, d)
     levels = interval_levels(config.model.quantile_levels())
     start = time.perf_counter()
     windows = []  # (series index, cut, {model: forecast dict})
@@ -174,9 +201,10 @@ def run_backtest(config: BacktestConfig, *, progress: Callable[[int, int], None]
         if predictor is None or b.retrain:
             fit_cfg = dataclasses.replace(config.fit, seed=config.fit.seed + 1000 * k)
             predictor = fit_global(hist, horizon=H, season=season, model=config.model,
-                                   fit_config=fit_cfg, callbacks=callbacks)
+                                   fit_config=fit_cfg, callbacks=callbacks,
+                                   covariates=covariates)
             ar = GlobalLinearAR.fit(hist, horizon=H, order=order, season=season)
-        fc = predictor.forecast(hist)
+        fc = predictor.forecast(hist, covariates=covariates)
         base = baseline_forecasts(hist, H, season, order, ar=ar)
         for i in range(len(hist)):
             models = {MODEL: {key: fc[key][i] for key in fc if key != "quantiles"}}
@@ -189,6 +217,32 @@ def run_backtest(config: BacktestConfig, *, progress: Callable[[int, int], None]
     forecasts = [_entry(panel.series[i], cut, H, models) for i, cut, models in windows]
     return BacktestResult(metrics, forecasts, panel, season, round(seconds, 3),
                           None if panel.freq is None else panel.freq.name)
+
+
+def panel_covariates(panel: Panel, d: BacktestDataConfig) -> Covariates | None:
+    """The panel's covariates (``--past-covariates``, ``--future-covariates``,
+    ``--calendar``), or None when there are none."""
+    past = list(d.past_covariates)
+    future = list(d.future_covariates)
+    if not (past or future or d.calendar):
+        return None
+    read = read_covariates(panel, past + future, time_column=d.time_column,
+                           id_column=d.id_column, missing=d.missing)
+    p = [a[:, : len(past)] for a in read]
+    f = [a[:, len(past):] for a in read]
+    names = (*past, *future)
+    if d.calendar:
+        if panel.season <= 1:
+            log.warning("%s: calendar=True adds nothing: the season is 1 (pass period)",
+                        panel.path)
+        else:
+            step = 1.0 if panel.freq is None else float(panel.freq.step)
+            calendar = panel.freq is not None and panel.freq.calendar
+            f = [np.concatenate([fa, season_phase(s.times, s.values.size, panel.season,
+                                                  calendar=calendar, step=step)], axis=1)
+                 for fa, s in zip(f, panel.series, strict=True)]
+            names = (*names, "season-sin", "season-cos")
+    return Covariates(p, f, names)
 
 
 def _skip_short(panel: Panel, H: int, windows: int, step: int | None) -> Panel:

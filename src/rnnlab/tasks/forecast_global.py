@@ -52,6 +52,7 @@ from rnnlab.models.global_forecaster import (
     GlobalForecasterConfig,
     QuantileLoss,
 )
+from rnnlab.tasks.forecast_covariates import Covariates
 from rnnlab.tasks.forecast_theta import theta
 from rnnlab.training import FitConfig, fit
 
@@ -99,6 +100,8 @@ class GlobalModelConfig:
     conformal: bool = option(True, help="calibrate the intervals on the held-out windows")
     combine: bool = option(True, help="move the forecast towards Theta's by the weight the "
                                       "held-out windows choose (--no-combine: the RNN alone)")
+    id_embedding: int = option(0, metavar="N", help="learn an N-dimensional embedding of "
+                                                    "each series' id (0: none)")
 
     def __post_init__(self):
         object.__setattr__(self, "quantiles", _floats(self.quantiles))
@@ -113,6 +116,9 @@ class GlobalModelConfig:
         if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or (
                 self.ensemble < 1):
             raise ConfigError(f"ensemble={self.ensemble!r} must be an int >= 1")
+        if isinstance(self.id_embedding, bool) or not isinstance(self.id_embedding, int) or (
+                self.id_embedding < 0):
+            raise ConfigError(f"id_embedding={self.id_embedding!r} must be an int >= 0")
 
     def window_for(self, horizon: int, season: int) -> int:
         """The resolved ``window``."""
@@ -225,9 +231,54 @@ def make_examples(histories: Sequence[np.ndarray], scales: Sequence[float], ends
             np.asarray(lev))
 
 
-def _tensors(x, lengths, targets):
-    return ((torch.as_tensor(x), torch.as_tensor(lengths, dtype=torch.int64)),
-            torch.as_tensor(targets))
+@dataclass(frozen=True)
+class Examples:
+    """``make_examples``' arrays with the covariates beside them (see ``examples``).
+
+    Attributes:
+        x: (N, L, 1 + P + F) inputs. lengths: (N,). targets: (N, H, 2). series: (N,)
+        series index of each. level: (N,) last value. future: (N, H, F) covariates over
+        the horizon.
+    """
+
+    x: np.ndarray
+    lengths: np.ndarray
+    targets: np.ndarray
+    series: np.ndarray
+    level: np.ndarray
+    future: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def inputs(self) -> tuple[torch.Tensor, ...]:
+        """The model's inputs: ``(x, lengths, future, ids)``."""
+        return (torch.as_tensor(self.x), torch.as_tensor(self.lengths, dtype=torch.int64),
+                torch.as_tensor(self.future), torch.as_tensor(self.series, dtype=torch.int64))
+
+    def data(self) -> tuple:
+        """``(inputs, targets)`` for ``fit``."""
+        return self.inputs(), torch.as_tensor(self.targets)
+
+
+def examples(histories: Sequence[np.ndarray], scales: Sequence[float], ends, window: int,
+             horizon: int, limits: Sequence[int] | None = None,
+             covariates: Covariates | None = None) -> Examples:
+    """``make_examples`` with each example's covariates as more input features.
+
+    Args:
+        histories, scales, ends, window, horizon, limits: as ``make_examples``.
+        covariates: standardised ``Covariates`` aligned with ``histories`` (None: none).
+
+    Returns:
+        ``Examples``.
+    """
+    x, lens, t, who, level = make_examples(histories, scales, ends, window, horizon, limits)
+    future = np.zeros((len(x), horizon, 0), dtype=np.float32)
+    if covariates is not None and covariates.num_past + covariates.num_future:
+        xc, future = covariates.examples(ends, window, horizon)
+        x = np.concatenate([x, xc], axis=2)
+    return Examples(x, lens, t, who, level, future)
 
 
 @dataclass
@@ -250,10 +301,10 @@ class GlobalPredictor:
     transform: str = "none"
     weight: float = 1.0
 
-    def combined(self, x, lengths, partner: np.ndarray | None) -> np.ndarray:
+    def combined(self, ex: Examples, partner: np.ndarray | None) -> np.ndarray:
         """(N, H, Q) quantiles with the median moved to ``weight`` of the RNN's and the
         rest of ``partner`` (N, H) (scaled units); every quantile moves with it."""
-        q = self.raw_quantiles(x, lengths)
+        q = self.raw_quantiles(ex)
         if partner is None or self.weight == 1.0:
             return q
         med = q[..., self.quantiles.index(0.5)]
@@ -264,9 +315,9 @@ class GlobalPredictor:
         return [self.transform != "none" and bool((np.asarray(y) > 0).all())
                 for y in histories]
 
-    def raw_quantiles(self, x, lengths) -> np.ndarray:
-        """(N, L, 1), (N,) normalised inputs -> (N, H, Q) ensemble-mean quantiles."""
-        inputs = (torch.as_tensor(x), torch.as_tensor(lengths, dtype=torch.int64))
+    def raw_quantiles(self, ex: Examples) -> np.ndarray:
+        """Normalised ``Examples`` -> (N, H, Q) ensemble-mean quantiles."""
+        inputs = ex.inputs()
         outs = []
         with torch.no_grad():
             for m in self.models:
@@ -274,13 +325,16 @@ class GlobalPredictor:
                 outs.append(m(*inputs).double().numpy())
         return np.sort(np.mean(outs, axis=0), axis=-1)
 
-    def forecast(self, histories: Sequence[np.ndarray], scales: Sequence[float] | None = None
-                 ) -> dict:
+    def forecast(self, histories: Sequence[np.ndarray], scales: Sequence[float] | None = None,
+                 covariates: Covariates | None = None) -> dict:
         """Forecast H values after the end of each history.
 
         Args:
-            histories: per series, its values (at least one).
+            histories: per series, its values (at least one), in the order trained on
+                when the model has an id embedding.
             scales: per series, its scale (default: fitted on the history itself).
+            covariates: the covariates the model was trained with, raw, past ones to at
+                least each history's end, future ones H values past it.
 
         Returns:
             ``{"mean": (S, H), "quantiles": (S, H, Q), "lo-L"/"hi-L": (S, H) per level}``
@@ -290,16 +344,24 @@ class GlobalPredictor:
         if any(logs):  # quantiles of log values are the logs of the quantiles: map back
             plain = dataclasses.replace(self, transform="none")
             out = plain.forecast([np.log(y) if g else y for y, g in zip(histories, logs,
-                                                                          strict=True)])
+                                                                          strict=True)],
+                                 scales, covariates)
             return {k: np.where(np.reshape(logs, (-1,) + (1,) * (v.ndim - 1)), np.exp(v), v)
                     for k, v in out.items()}
         if scales is None:
             scales = [series_scale(y, self.season) for y in histories]
-        x, lens, _, _, level = make_examples(histories, scales, [[len(y)] for y in histories],
-                                             self.window, self.horizon)
+        ends = [[len(y)] for y in histories]
+        lengths = [len(y) for y in histories]
+        if covariates is not None:
+            covariates.check_horizon(lengths, self.horizon,
+                                     [f"series {i}" for i in range(len(histories))])
+            covariates = covariates.cut(lengths, self.horizon).standardized(lengths)
+        ex = examples(histories, scales, ends, self.window, self.horizon,
+                      covariates=covariates)
+        level = ex.level
         partner = None if self.weight == 1.0 else partner_forecasts(
-            histories, scales, [[len(y)] for y in histories], self.horizon, self.season)
-        q = self.combined(x, lens, partner)  # (S, H, Q), scaled
+            histories, scales, ends, self.horizon, self.season)
+        q = self.combined(ex, partner)  # (S, H, Q), scaled
         s = np.asarray(scales)[:, None, None]
         out = {"quantiles": q * s + level[:, None, None],
                "mean": q[..., self.quantiles.index(0.5)] * s[..., 0] + level[:, None]}
@@ -321,10 +383,10 @@ def partner_forecasts(histories: Sequence[np.ndarray], scales: Sequence[float], 
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), horizon)
 
 
-def _choose_weight(p: GlobalPredictor, val, partner: np.ndarray) -> float:
+def _choose_weight(p: GlobalPredictor, val: Examples, partner: np.ndarray) -> float:
     """The weight of ``COMBINE_WEIGHTS`` with the least held-out absolute error."""
-    x, lens, targets = val[:3]
-    med = p.raw_quantiles(x, lens)[..., p.quantiles.index(0.5)]  # (N, H)
+    targets = val.targets
+    med = p.raw_quantiles(val)[..., p.quantiles.index(0.5)]  # (N, H)
     y, seen = targets[..., 0].astype(np.float64), targets[..., 1] > 0
     errors = {w: float(np.abs(w * med + (1 - w) * partner - y)[seen].mean())
               for w in COMBINE_WEIGHTS}
@@ -347,7 +409,8 @@ def _val_windows(lengths: Sequence[int], horizon: int, asked: int | None) -> int
 def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
                model: GlobalModelConfig = GlobalModelConfig(),
                fit_config: FitConfig | None = None,
-               callbacks: Iterable = ()) -> GlobalPredictor:
+               callbacks: Iterable = (), covariates: Covariates | None = None
+               ) -> GlobalPredictor:
     """Train the global model (an ensemble) on ``histories`` and calibrate it.
 
     Args:
@@ -356,6 +419,8 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
         model: the model part. fit_config: training settings (default
             ``default_global_fit()``); its seed seeds the first member.
         callbacks: ``rnnlab.train`` callbacks for every member's fit.
+        covariates: raw covariates aligned with ``histories`` (past ones to each
+            history's end at least; future ones may run on: they are cut here).
 
     Returns:
         A ``GlobalPredictor``.
@@ -373,79 +438,88 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
                           "(use transform='auto': logs of the positive series only)")
     logs = GlobalPredictor([], 0, 0, 0, (), {}, transform=model.transform).logged(histories)
     histories = [np.log(y) if g else y for y, g in zip(histories, logs, strict=True)]
+    lengths = [len(y) for y in histories]
+    if covariates is not None:
+        # Future values past a history's end are known only at its own forecast.
+        covariates = covariates.cut(lengths, 0).standardized(lengths)
     W = model.window_for(horizon, season)
     Q = model.quantile_levels()
     scales = [series_scale(y, season) for y in histories]
-    V = _val_windows([len(y) for y in histories], horizon, model.val_windows)
+    V = _val_windows(lengths, horizon, model.val_windows)
     # Held out: origins t = n - H - j (j < V) whose H values all lie in the series.
     # A held-out origin leaves at least MIN_TRAIN_END values before it to train on.
     val_ends = [[n - horizon - j for j in range(V) if n - horizon - j >= MIN_TRAIN_END]
-                for n in map(len, histories)]
+                for n in lengths]
     if V == 0:  # every series is short: hold out what follows MIN_TRAIN_END values, with
         # fewer than H values after it; the steps it lacks take the last step's widening
-        val_ends = [[MIN_TRAIN_END] if n > MIN_TRAIN_END else [] for n in map(len, histories)]
-    cuts = [min(v) if v else len(y) for v, y in zip(val_ends, histories, strict=True)]
-    train = make_examples(histories, scales, [range(1, c) for c in cuts], W, horizon,
-                          limits=cuts)
-    val = make_examples(histories, scales, val_ends, W, horizon)
-    if len(val[0]) == 0:
+        val_ends = [[MIN_TRAIN_END] if n > MIN_TRAIN_END else [] for n in lengths]
+    cuts = [min(v) if v else n for v, n in zip(val_ends, lengths, strict=True)]
+    train = examples(histories, scales, [range(1, c) for c in cuts], W, horizon,
+                     limits=cuts, covariates=covariates)
+    val = examples(histories, scales, val_ends, W, horizon, covariates=covariates)
+    if len(val) == 0:
         log.warning("no series is long enough to hold out values after %d: no early "
                     "stopping, and the intervals are the model's quantiles, uncalibrated",
                     MIN_TRAIN_END)
-    if len(train[0]) == 0:
+    if len(train) == 0:
         raise ConfigError("the training parts hold too few values to train on; use a "
                           "shorter horizon or fewer windows")
     if isinstance(fit_config, GlobalFitConfig):
-        fit_config = fit_config.for_windows(len(train[0]))
-    arch = GlobalForecasterConfig(cell=model.cell, num_units=model.num_units,
-                                  num_layers=model.num_layers, horizon=horizon, quantiles=Q,
-                                  skip=W if model.linear_skip else 0)
-    loss = QuantileLoss(Q)
-    members, epochs = [], []
-    for k in range(model.ensemble):
-        cfg = dataclasses.replace(fit_config, seed=fit_config.seed + k, restore_best=True)
-        torch.manual_seed(cfg.seed)
-        net = GlobalForecaster(arch)
-        has_val = len(val[0]) > 0
-        hist = fit(net, _tensors(*train[:3]), loss_fn=loss, config=cfg,
-                   val_data=_tensors(*val[:3]) if has_val else None, callbacks=callbacks)
-        best = hist.best_epoch if has_val and hist.best_epoch else len(hist.rows)
-        members.append(net)
-        epochs.append(int(best))
+        fit_config = fit_config.for_windows(len(train))
+    arch = GlobalForecasterConfig(
+        cell=model.cell, num_units=model.num_units, num_layers=model.num_layers,
+        horizon=horizon, quantiles=Q, skip=W if model.linear_skip else 0,
+        input_size=train.x.shape[2], future_size=train.future.shape[2],
+        num_series=len(histories) if model.id_embedding else 0, id_dim=model.id_embedding)
+    members, epochs = _train(arch, train, val, fit_config, model.ensemble, callbacks)
     predictor = GlobalPredictor(members, W, horizon, season, Q, {}, epochs)
     partner = None
     # The fallback windows (after MIN_TRAIN_END values) say little of a forecast from a
     # whole history: on a panel of short series they chose a worse weight (fertility20).
-    if model.combine and V > 0 and len(val[0]):
+    if model.combine and V > 0 and len(val):
         partner = partner_forecasts(histories, scales, val_ends, horizon, season)
         predictor.weight = _choose_weight(predictor, val, partner)
-    if model.conformal and len(val[0]):
+    if model.conformal and len(val):
         predictor.corrections = _calibrate(predictor, val, partner)
-    if model.refit and len(val[0]):
-        full = make_examples(histories, scales, [range(1, len(y)) for y in histories], W,
-                             horizon)
-        refits = []
-        for k, e in enumerate(epochs):
-            cfg = dataclasses.replace(fit_config, seed=fit_config.seed + k, epochs=max(1, e),
-                                      patience=None)
-            torch.manual_seed(cfg.seed)
-            net = GlobalForecaster(arch)
-            fit(net, _tensors(*full[:3]), loss_fn=loss, config=cfg, callbacks=callbacks)
-            refits.append(net)
-        predictor.models = refits
+    if model.refit and len(val):
+        full = examples(histories, scales, [range(1, n) for n in lengths], W, horizon,
+                        covariates=covariates)
+        refit_config = dataclasses.replace(fit_config, patience=None)
+        predictor.models = [_train(arch, full, None, dataclasses.replace(
+            refit_config, seed=fit_config.seed + k, epochs=max(1, e)), 1, callbacks)[0][0]
+            for k, e in enumerate(epochs)]
     predictor.transform = model.transform
     return predictor
 
 
-def _calibrate(p: GlobalPredictor, val, partner: np.ndarray | None = None
+def _train(arch: GlobalForecasterConfig, train: Examples, val: Examples | None,
+           fit_config: FitConfig, members: int, callbacks: Iterable
+           ) -> tuple[list[GlobalForecaster], list[int]]:
+    """``members`` models (seeds seed, seed+1, ...), each with its best epoch."""
+    loss = QuantileLoss(arch.quantiles)
+    has_val = val is not None and len(val) > 0
+    nets, epochs = [], []
+    for k in range(members):
+        cfg = dataclasses.replace(fit_config, seed=fit_config.seed + k,
+                                  restore_best=has_val)
+        torch.manual_seed(cfg.seed)
+        net = GlobalForecaster(arch)
+        hist = fit(net, train.data(), loss_fn=loss, config=cfg,
+                   val_data=val.data() if has_val else None, callbacks=callbacks)
+        nets.append(net)
+        epochs.append(int(hist.best_epoch if has_val and hist.best_epoch else len(hist.rows)))
+    return nets, epochs
+
+
+def _calibrate(p: GlobalPredictor, val: Examples, partner: np.ndarray | None = None
                ) -> dict[int, np.ndarray]:
     """Split-conformal widening per level and step ahead, from the held-out windows.
 
     A step that no held-out window reaches (short series) takes the widening of the last
     step that one does.
     """
-    x, lens, targets = val[:3]
-    q = p.combined(x, lens, partner)  # (N, H, Q)
+    targets = val.targets
+    q = p.combined(val, partner)  # (N, H, Q)
     y = targets[..., 0].astype(np.float64)  # (N, H)
     seen = targets[..., 1] > 0  # (N, H): which steps each window observes
     out = {}
