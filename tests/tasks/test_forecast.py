@@ -144,3 +144,28 @@ def test_window_norm_last_forecasts_changes_and_adds_the_last_value_back():
     np.testing.assert_allclose(loaded.forecast(hist + 100, 2), loaded.forecast(hist, 2) + 100)
     with pytest.raises(ConfigError, match="'mean'"):
         ForecastConfig(window_norm="mean")
+
+
+def test_validation_chooses_recursive_or_direct_and_the_run_keeps_the_choice(tmp_path):
+    from rnnlab.models.forecaster import forecast_horizon
+    from rnnlab.tasks.forecast import ForecastTask
+    from rnnlab.tasks.forecast_data import load_data
+    from rnnlab.training.runfolder import RunDir
+
+    csv = _write_csv(tmp_path / "sales.csv")
+    run = tmp_path / "run"
+    cfg = ForecastConfig(series=str(csv), column="sales", time_column="day", id_column="id",
+                         window=14, horizon=2, period=7, epochs=2, direct_head=True, **TINY)
+    train_forecast(cfg, run_dir=run)
+    saved = json.loads((run / "multistep.json").read_text())
+    loaded = ForecastTask().load(RunDir(run))
+    assert loaded.method == saved["method"] == min(saved["val_mae"], key=saved["val_mae"].get)
+    val = load_data(loaded.config, scaler=loaded.scaler).val
+    x = val[:, :14] - (val[:, 13:14] if loaded.config.relative else 0.0)
+    for method, mae in saved["val_mae"].items():
+        pred = forecast_horizon(loaded.model, x, 2, method=method)
+        pred = pred + (val[:, 13:14] if loaded.config.relative else 0.0)
+        assert np.abs(pred - val[:, 14:]).mean() == pytest.approx(mae, rel=1e-9)
+    chosen = forecast_horizon(loaded.model, x, 2, method=saved["method"])
+    np.testing.assert_allclose(loaded.ahead(val[:, :14], 2),
+                               chosen + (val[:, 13:14] if loaded.config.relative else 0.0))

@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 TASK = "forecast"
 SCALER = "scaler.json"
 EVALUATION = "evaluation.json"
+MULTISTEP = "multistep.json"  # recursive or direct: what validation chose (a direct head)
 PLOTS = ("forecast.png", "prediction.png", "series.png")
 # Fit settings that may change on resume, until FitConfig's fields say so themselves.
 _RESUMABLE_FIT = ("epochs", "max_steps", "device", "num_workers", "plot", "patience")
@@ -93,7 +94,7 @@ class ForecastTask(Task):
     description = ("Train a sequence-to-sequence forecaster on windows of a series; score "
                    "it on held-out windows beside persistence, seasonal naive and linear AR.")
     config_type = ForecastTaskConfig
-    artefacts = (SCALER, EVALUATION, *PLOTS)
+    artefacts = (SCALER, EVALUATION, MULTISTEP, *PLOTS)
 
     def train(self, config: ForecastTaskConfig, run: RunDir | None, *, resume: bool = False,
               callbacks: Iterable[Callback] = (), evaluate: bool = True) -> TrainResult:
@@ -142,6 +143,9 @@ class ForecastTask(Task):
                                     model=arch.to_dict()))
         if run is not None and main and config.data.is_synthetic and config.fit.plot:
             _plot_by_step(run, steps.rows, history)
+        if run is not None and main and arch.horizon and len(data.val):
+            loaded = self._load(run, run.load_config(), config.fit.device)
+            run.save_json(MULTISTEP, loaded.choose_method(data.val))
         scores = None
         if run is not None and evaluate and main:
             scores = evaluate_forecast(run.path, device=config.fit.device)
@@ -214,7 +218,9 @@ class ForecastTask(Task):
         load_weights(run, model, which=weights, device=device)
         scaler = (StandardScaler.from_dict(run.load_json(SCALER)) if run.file(SCALER).exists()
                   else StandardScaler())
-        return LoadedForecast(model, config, scaler)
+        method = (run.load_json(MULTISTEP)["method"] if run.file(MULTISTEP).exists()
+                  else "auto")
+        return LoadedForecast(model, config, scaler, method)
 
     def _check_resume(self, run: RunDir, config: ForecastTaskConfig) -> ForecastTaskConfig:
         """``config`` against the run's saved one: one line per setting that may not change."""

@@ -128,7 +128,8 @@ class ForecastModelConfig:
     init: str = option("torch", choices=INITS,
                        help="initial weights: torch (uniform) or keras (Glorot/orthogonal)")
     direct_head: bool = option(False, help="also predict all horizon values from the last "
-                                           "state")
+                                           "state; the validation windows then choose "
+                                           "recursive or direct forecasts")
 
     def __post_init__(self):
         self.forecaster(1)  # validates every field now, not after loading data

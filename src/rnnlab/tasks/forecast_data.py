@@ -9,6 +9,7 @@ object ``load_run`` gives back.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,8 @@ from rnnlab.tasks.forecast_config import DEFAULT_ITERATIONS, ForecastTaskConfig
 VAL_WINDOWS = 1000
 AR_TRAIN_WINDOWS = 20_000
 SPLITS = ("train", "val", "test")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -145,11 +148,17 @@ class ForecastLoss:
 
 @dataclass
 class LoadedForecast:
-    """A trained forecaster with its config and scaler, as ``load_run`` returns it."""
+    """A trained forecaster with its config and scaler, as ``load_run`` returns it.
+
+    ``method`` is how a horizon is forecast: "recursive" (feeding predictions back),
+    "direct" (the horizon head), or "auto" (direct when the head covers the steps); a
+    run with a direct head saves the one its validation windows chose.
+    """
 
     model: Forecaster
     config: ForecastTaskConfig
     scaler: StandardScaler
+    method: str = "auto"
 
     def forecast(self, history, steps: int) -> np.ndarray:
         """Forecast ``steps`` values after each window, in the series' own units.
@@ -179,7 +188,29 @@ class LoadedForecast:
     def ahead(self, x: np.ndarray, steps: int) -> np.ndarray:
         """(N, W) scaled windows -> (N, steps) scaled forecasts (``window_norm`` undone)."""
         offset = x[:, -1:] if self.config.relative else 0.0
-        return forecast_horizon(self.model, x - offset, steps) + offset
+        method = self.method if steps <= self.model.config.horizon else "recursive"
+        return forecast_horizon(self.model, x - offset, steps, method=method) + offset
+
+    def choose_method(self, segments: np.ndarray) -> dict:
+        """Pick recursive or direct by the mean absolute error over ``segments``.
+
+        Args:
+            segments: (N, W + H) scaled validation windows (H = the head's horizon).
+
+        Returns:
+            ``{"method", "val_mae": {"recursive", "direct"}}``; ``self.method`` is set.
+        """
+        W, H = self.config.data.window, self.model.config.horizon
+        mae = {}
+        for method in ("recursive", "direct"):
+            self.method = method
+            mae[method] = float(np.abs(self.ahead(segments[:, :W], H) - segments[:, W:W + H])
+                                .mean())
+        self.method = min(mae, key=mae.get)
+        log.info("multi-step forecasts: %s (validation MAE, scaled: %s)", self.method,
+                 {k: round(v, 5) for k, v in mae.items()})
+        return {"method": self.method, "val_mae": mae}
+
 
     def next_step(self, x: np.ndarray) -> np.ndarray:
         """(N, W) scaled windows -> (N, W) scaled next-step predictions."""
