@@ -23,8 +23,8 @@ GlobalForecaster` on every series' training part at once and returns a
 * **Refit**: then, by default, the model is trained again on all of the training part for
   the number of epochs validation chose, and keeps the calibration.
 * An **ensemble** of a few seeds averages the quantiles (Smyl 2020).
-* **Combined with Theta**: the median is moved towards the standard Theta method's
-  forecast (``tasks/forecast_theta.py``) by the weight in ``COMBINE_WEIGHTS`` that the
+* **Combined with exponential smoothing**: the median is moved towards a damped-trend
+  forecast (``tasks/forecast_smoothing.py``) by the weight in ``COMBINE_WEIGHTS`` that the
   held-out windows' absolute error prefers, and every quantile moves with it; the
   intervals are calibrated after the move, so their coverage is the combination's. A
   panel too short to hold out whole horizons keeps the RNN alone.
@@ -53,7 +53,7 @@ from rnnlab.models.global_forecaster import (
     QuantileLoss,
 )
 from rnnlab.tasks.forecast_covariates import Covariates
-from rnnlab.tasks.forecast_theta import theta
+from rnnlab.tasks.forecast_smoothing import PARTNERS
 from rnnlab.training import FitConfig, fit
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,11 @@ class GlobalModelConfig:
                             auto="log for each series whose training values are all "
                                  "positive")
     conformal: bool = option(True, help="calibrate the intervals on the held-out windows")
-    combine: bool = option(True, help="move the forecast towards Theta's by the weight the "
-                                      "held-out windows choose (--no-combine: the RNN alone)")
+    combine: bool = option(True, help="move the forecast towards --partner's by the weight "
+                                      "the held-out windows choose (--no-combine: the RNN "
+                                      "alone)")
+    partner: str = option("damped", choices=tuple(PARTNERS), help="the statistical forecast "
+                          "combined with the RNN's: damped trend (ETS A,Ad,N) or Theta")
     id_embedding: int = option(0, metavar="N", help="learn an N-dimensional embedding of "
                                                     "each series' id (0: none)")
 
@@ -107,6 +110,8 @@ class GlobalModelConfig:
         object.__setattr__(self, "quantiles", _floats(self.quantiles))
         if self.transform not in TRANSFORMS:
             raise choice_error("transform", self.transform, TRANSFORMS)
+        if self.partner not in PARTNERS:
+            raise choice_error("partner", self.partner, tuple(PARTNERS))
         GlobalForecasterConfig(cell=self.cell, num_units=self.num_units,
                                num_layers=self.num_layers, quantiles=self.quantiles)
         for name in ("window", "val_windows"):
@@ -300,6 +305,7 @@ class GlobalPredictor:
     epochs: list[int] = dataclasses.field(default_factory=list)
     transform: str = "none"
     weight: float = 1.0
+    partner: str = "damped"
 
     def combined(self, ex: Examples, partner: np.ndarray | None) -> np.ndarray:
         """(N, H, Q) quantiles with the median moved to ``weight`` of the RNN's and the
@@ -360,7 +366,7 @@ class GlobalPredictor:
                       covariates=covariates)
         level = ex.level
         partner = None if self.weight == 1.0 else partner_forecasts(
-            histories, scales, ends, self.horizon, self.season)
+            histories, scales, ends, self.horizon, self.season, self.partner)
         q = self.combined(ex, partner)  # (S, H, Q), scaled
         s = np.asarray(scales)[:, None, None]
         out = {"quantiles": q * s + level[:, None, None],
@@ -376,9 +382,11 @@ class GlobalPredictor:
 
 
 def partner_forecasts(histories: Sequence[np.ndarray], scales: Sequence[float], ends,
-                      horizon: int, season: int) -> np.ndarray:
-    """(N, H) Theta forecasts at the given ends, in ``make_examples``' order and units."""
-    rows = [(theta(y[:t], horizon, season) - y[t - 1]) / s
+                      horizon: int, season: int, partner: str = "damped") -> np.ndarray:
+    """(N, H) the partner's forecasts at the given ends, in ``make_examples``' order and
+    units."""
+    method = PARTNERS[partner]
+    rows = [(method(y[:t], horizon, season) - y[t - 1]) / s
             for y, s, ends_i in zip(histories, scales, ends, strict=True) for t in ends_i]
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), horizon)
 
@@ -472,12 +480,14 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
         input_size=train.x.shape[2], future_size=train.future.shape[2],
         num_series=len(histories) if model.id_embedding else 0, id_dim=model.id_embedding)
     members, epochs = _train(arch, train, val, fit_config, model.ensemble, callbacks)
-    predictor = GlobalPredictor(members, W, horizon, season, Q, {}, epochs)
+    predictor = GlobalPredictor(members, W, horizon, season, Q, {}, epochs,
+                                partner=model.partner)
     partner = None
     # The fallback windows (after MIN_TRAIN_END values) say little of a forecast from a
     # whole history: on a panel of short series they chose a worse weight (fertility20).
     if model.combine and V > 0 and len(val):
-        partner = partner_forecasts(histories, scales, val_ends, horizon, season)
+        partner = partner_forecasts(histories, scales, val_ends, horizon, season,
+                                    model.partner)
         predictor.weight = _choose_weight(predictor, val, partner)
     if model.conformal and len(val):
         predictor.corrections = _calibrate(predictor, val, partner)
