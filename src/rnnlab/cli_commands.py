@@ -16,9 +16,10 @@ from rnnlab.errors import RnnlabError
 
 
 def callbacks(args: argparse.Namespace):
+    from rnnlab.cli_report import tensorboard_callbacks
     from rnnlab.training import TqdmProgress
 
-    return (TqdmProgress(quiet=args.quiet),)
+    return (TqdmProgress(quiet=args.quiet), *tensorboard_callbacks(args))
 
 
 
@@ -75,6 +76,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     from rnnlab.tasks.forecast import evaluate_forecast
 
     scores = evaluate_forecast(args.run_dir, args.steps, plot=args.plot, device=args.device)
+    from rnnlab.report import after_results
+
+    after_results(args.run_dir)  # evaluation.json and the plots were rewritten
     if args.json:
         print(compact(scores))
     else:
@@ -113,6 +117,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             bar.close()
     if args.out is not None:
         write_backtest(result, args.out)
+        if args.report:
+            from rnnlab.report import write_report
+
+            write_report(args.out)
     if args.json:
         print(compact(result.to_json()))
         return 0
@@ -187,7 +195,7 @@ def cmd_train_task(args: argparse.Namespace) -> int:
     args.out = args.out or f"runs/{args.task}"  # as typed: "sentiment" keeps runs/sentiment
     result = train_run(args.task_name, None, args.out, overrides=typed_overrides(args),
                        resume=args.resume, overwrite=args.overwrite,
-                       callbacks=callbacks(args))
+                       callbacks=callbacks(args), command=["rnnlab", *args.argv])
     print_history(result.history, args.out)
     if result.extras.get("evaluation") is not None:
         print_forecast(result.extras["evaluation"])
@@ -201,6 +209,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     scores = evaluate_run(args.run_dir, data=typed_overrides(args).get("data", {}),
                           split=args.split, weights=args.weights, device=args.device)
+    from rnnlab.cli_report import after_evaluate
+
+    after_evaluate(args.run_dir, scores)  # kept in the run, shown in its report
     if args.json:
         print(compact(scores))
         return 0
