@@ -39,7 +39,7 @@ table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:14px}
 th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
 td.n,th.n{text-align:right}
 th{background:var(--soft);font-weight:600}
-table.cm td{text-align:center;min-width:2.2em}
+table.cm td,table.cm thead th{text-align:center;min-width:2.2em}
 table.wrap td{white-space:normal;min-width:7em}
 .half{max-width:640px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}

@@ -29,7 +29,7 @@ def confusion_matrix(report: dict) -> str:
                          f"{count}</td>")
         body.append(f"<tr><th>{esc(label)}</th>{''.join(cells)}</tr>")
     return ('<p class="muted">Rows: true label; columns: predicted.</p><div class="scroll">'
-            f'<table class="cm"><thead><tr><th>true \\ predicted</th>{head}</tr></thead>'
+            f'<table class="cm"><thead><tr><th>true \\ pred</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
