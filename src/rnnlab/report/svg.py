@@ -113,8 +113,9 @@ def line_chart(series: Sequence[Series], *, x_label: str = "", y_label: str = ""
             out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" '
                        f'stroke="#e4e7eb"/><text x="{left - 6}" y="{yy + 4:.1f}" '
                        f'text-anchor="end" fill="#5b6673">{label}</text>')
+    whole = all(float(x).is_integer() for x in xs)  # epochs, steps: no tick at 1.5
     for t in nice_ticks(x0, x1, 6):
-        if x0 <= t <= x1:
+        if x0 <= t <= x1 and (not whole or float(t).is_integer()):
             xx = px(t)
             out.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{top + ph}" y2="{top + ph + 4}"'
                        f' stroke="#5b6673"/><text x="{xx:.1f}" y="{top + ph + 17}" '
