@@ -180,8 +180,6 @@ def _training(parser: argparse.ArgumentParser, task: str, *,
     g.add_argument("--max-steps", type=int, metavar="N",
                    help="stop after N optimizer steps, a quick end-to-end check "
                         "(default: none)", **steps)
-    g.add_argument("--tensorboard", action="store_true",
-                   help="write TensorBoard event files into RUN_DIR/tensorboard")
     g = parser.add_argument_group("several processes (data-parallel; docs/distributed.md)")
     g.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train on N local processes; --batch-size stays the global batch "

@@ -16,10 +16,9 @@ from rnnlab.errors import RnnlabError
 
 
 def callbacks(args: argparse.Namespace):
-    from rnnlab.cli_report import tensorboard_callbacks
     from rnnlab.training import TqdmProgress
 
-    return (TqdmProgress(quiet=args.quiet), *tensorboard_callbacks(args))
+    return (TqdmProgress(quiet=args.quiet),)
 
 
 
@@ -98,6 +97,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
         raise RnnlabError(f"--out={args.out} is a file; give a folder")
     config = apply_overrides(BacktestConfig(), typed_overrides(args))
+    if config.fit.tensorboard:  # a FitConfig flag; a backtest fits one model per origin
+        raise RnnlabError("--tensorboard is for rnnlab train; rnnlab backtest writes none")
     training_log = logging.getLogger("rnnlab.training")
     level = training_log.level
     if not args.debug:  # one line per epoch of every fit would drown the table

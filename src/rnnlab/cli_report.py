@@ -116,11 +116,3 @@ def after_evaluate(run_dir: str, scores: dict) -> None:
         return
     after_results(run_dir)
 
-
-def tensorboard_callbacks(args: argparse.Namespace) -> tuple:
-    """The ``--tensorboard`` callback for ``rnnlab train`` (none without the flag)."""
-    if not getattr(args, "tensorboard", False):
-        return ()
-    from rnnlab.training.tensorboard import TensorBoardCallback
-
-    return (TensorBoardCallback(args.out),)

@@ -157,8 +157,18 @@ def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
         config = resolve_config(task, overrides or {}, existing if resume else None)
     elif overrides:
         config = apply_overrides(config, overrides)
+    callbacks = (*callbacks, *_tensorboard(config, run_dir))  # a missing package: refused
     with claimed(run_dir, resume=resume, overwrite=overwrite, command=command) as run:
         return task.train(config, run, resume=resume, callbacks=callbacks)
+
+
+def _tensorboard(config: Any, run_dir: str | os.PathLike) -> tuple:
+    """The TensorBoard callback when ``config.fit.tensorboard`` asks for one (else none)."""
+    if not getattr(getattr(config, "fit", None), "tensorboard", False):
+        return ()
+    from rnnlab.training.tensorboard import TensorBoardCallback
+
+    return (TensorBoardCallback(run_dir),)
 
 
 def task_of_run(run_dir: str | os.PathLike) -> tuple[Task, RunDir]:
