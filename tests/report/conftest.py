@@ -36,6 +36,23 @@ def classify_run(root) -> Path:
 
 
 @pytest.fixture(scope="module")
+def sequences_run(root) -> Path:
+    """A classify run on a .ts file of variable-length sequences, with a test file."""
+    from rnnlab.data.synthetic_sequences import make_sequences
+    from rnnlab.data.ts import write_ts
+
+    labels = ["walk", "run", "jump"]
+    for name, n, seed in (("train.ts", 90, 1), ("test.ts", 30, 2)):
+        write_ts(root / name, make_sequences(n, num_classes=3, num_features=2, min_length=13,
+                                             max_length=40, seed=seed, labels=labels))
+    run = root / "sequences"
+    assert train("classify", "--dataset", str(root / "train.ts"), "--test",
+                 str(root / "test.ts"), "--units", "8", "--epochs", "3", "--batch-size", "16",
+                 "--quiet", "--threads", "1", "--device", "cpu", "--out", str(run)) == 0
+    return run
+
+
+@pytest.fixture(scope="module")
 def text_run(root) -> Path:
     rng = random.Random(0)
     data = root / "texts.csv"

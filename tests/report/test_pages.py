@@ -21,10 +21,10 @@ import pytest
 from rnnlab import cli
 from rnnlab.report import read_run, write_report
 
-KINDS = ("classify", "text", "forecast", "backtest", "word2vec")
+KINDS = ("classify", "sequences", "text", "forecast", "backtest", "word2vec")
 WIDTHS = (375, 1366)
-FIXTURE = {"classify": "classify_run", "text": "text_run", "forecast": "forecast_run",
-           "backtest": "backtest_run", "word2vec": "word2vec_file"}
+FIXTURE = {"classify": "classify_run", "sequences": "sequences_run", "text": "text_run",
+           "forecast": "forecast_run", "backtest": "backtest_run", "word2vec": "word2vec_file"}
 
 
 @pytest.fixture(scope="module")
@@ -112,11 +112,12 @@ def test_the_page_renders_at_phone_and_laptop_widths(browser, reports, kind, tmp
         assert browser.execute_script(
             "return document.documentElement.scrollWidth") <= width  # no sideways page
         assert (tmp_path / f"report-{kind}-{width}.png").stat().st_size > 0
-        if kind in ("classify", "text", "forecast"):
+        if kind in ("classify", "sequences", "text", "forecast"):
             assert _shown(browser, "data-metric") == _expected_metrics(run.path)
-        if kind in ("classify", "text"):
+        if kind in ("classify", "sequences", "text"):
+            tables = 2 if kind == "sequences" else 1  # the val part, and the --test file
             assert browser.execute_script(
-                "return document.querySelectorAll('table.cm tbody tr').length") == len(
+                "return document.querySelectorAll('table.cm tbody tr').length") == tables * len(
                 run.config["data"]["classes"])
         if kind == "backtest":
             rows = browser.execute_script(

@@ -33,7 +33,10 @@ white-space:pre-wrap;word-break:break-word}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:8px}
 .card{background:var(--soft);border-radius:6px;padding:8px 10px}
 .card .k{font-size:12px;color:var(--muted);overflow-wrap:anywhere}
-.card .v{font-size:1.15rem;font-weight:600;font-variant-numeric:tabular-nums}
+.card .v{font-size:1.15rem;font-weight:600;font-variant-numeric:tabular-nums;
+overflow-wrap:anywhere}
+.cards>*,.grid>*,.mist>*{min-width:0}
+p,li,code{overflow-wrap:anywhere}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;margin:.4em 0}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:14px}
 th,td{padding:4px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}

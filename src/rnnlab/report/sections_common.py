@@ -72,7 +72,7 @@ def curves(info: RunInfo) -> str:
         charts.append(figure(line_chart(series, x_label="epoch", title=name)))
     if "lr" in rows[0] and len({r.get("lr") for r in rows}) > 1:
         charts.append(figure(line_chart([Series("lr", x, [r.get("lr") for r in rows])],
-                                        x_label="epoch", title="learning rate", log_y=True)))
+                                        x_label="epoch", title="learning rate")))
     return section("Training curves", f'<div class="grid">{"".join(charts)}</div>',
                    ident="curves")
 
@@ -100,7 +100,8 @@ def data_summary(info: RunInfo) -> str:
         parts.append(f"<h3>Lengths ({esc(unit)})</h3><p class=\"muted\">min "
                      f"{lengths['min']}, mean {lengths['mean']:.1f}, max {lengths['max']}"
                      '</p><div class="half">' + figure(bar_chart(
-                         lengths["edges"], lengths["counts"], x_label=f"length in {unit}"))
+                         lengths["edges"], lengths["counts"], x_label=f"length in {unit}",
+                         integer=True))
                      + "</div>")
     coverage = data.get("coverage")
     if coverage:
@@ -156,17 +157,21 @@ def _show(value) -> str:
     return "none" if value is None else str(value)
 
 
+def _mb(value) -> str:
+    return "-" if value is None else f"{float(value):,.0f}"
+
+
 def timing(info: RunInfo) -> str:
     """Wall time and peak memory per session (each command that trained into the run)."""
     sessions = info.log.get("sessions") or []
     rows = [[i + 1, "resume" if s.get("resumed") else "start", s.get("status", "-"),
-             seconds(s.get("seconds")), s.get("peak_rss_mb"), s.get("peak_cuda_mb")]
+             seconds(s.get("seconds")), _mb(s.get("peak_rss_mb")), _mb(s.get("peak_cuda_mb"))]
             for i, s in enumerate(sessions)]
     per_epoch = [r["seconds"] for r in info.rows if isinstance(r.get("seconds"), int | float)]
     body = ""
     if rows:
         body += table(["session", "kind", "status", "time", "peak RSS MB", "peak CUDA MB"],
-                      rows)
+                      rows, numeric=False)
     if per_epoch:
         body += (f'<p class="muted">{len(per_epoch)} epoch(s): {sum(per_epoch):.1f} s in '
                  f"epochs, {sum(per_epoch) / len(per_epoch):.2f} s per epoch on average.</p>")

@@ -175,8 +175,12 @@ def _runs(s: Series) -> list[list[tuple[float, float]]]:
 
 
 def bar_chart(edges: Sequence[float], counts: Sequence[int], *, x_label: str = "",
-              title: str = "", width: int = 520, height: int = 220) -> str:
-    """A histogram: ``counts[i]`` examples in [``edges[i]``, ``edges[i + 1]``)."""
+              title: str = "", width: int = 520, height: int = 220,
+              integer: bool = False) -> str:
+    """A histogram: ``counts[i]`` examples in [``edges[i]``, ``edges[i + 1]``).
+
+    ``integer``: the values are whole numbers (lengths): ticks only at whole numbers.
+    """
     if not counts:
         return ""
     left, right, top, bottom = 48, 12, 26 if title else 10, 40
@@ -203,7 +207,7 @@ def bar_chart(edges: Sequence[float], counts: Sequence[int], *, x_label: str = "
                    f' height="{h:.1f}" fill="{PALETTE[0]}"><title>{_fmt_tick(edges[i])}–'
                    f'{_fmt_tick(edges[i + 1])}: {c}</title></rect>')
     for t in nice_ticks(x0, x1, 6):
-        if x0 <= t <= x1:
+        if x0 <= t <= x1 and (not integer or float(t).is_integer()):
             xx = left + (t - x0) / (x1 - x0) * pw
             out.append(f'<text x="{xx:.1f}" y="{top + ph + 16}" text-anchor="middle" '
                        f'fill="#5b6673">{_fmt_tick(t)}</text>')
