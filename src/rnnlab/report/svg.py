@@ -91,8 +91,8 @@ def line_chart(series: Sequence[Series], *, x_label: str = "", y_label: str = ""
     if x1 == x0:
         x0, x1 = x0 - 1, x1 + 1
     left, right, top, bottom = 58, 12, 26 if title else 10, 40
-    legend_rows = math.ceil(len(series) / 3)
-    bottom += 18 * legend_rows
+    places = _legend(series, width - left - right)
+    bottom += 18 * (1 + max((row for _, row in places), default=0))
     pw, ph = width - left - right, height - top - bottom
 
     def px(x):
@@ -147,13 +147,25 @@ def line_chart(series: Sequence[Series], *, x_label: str = "", y_label: str = ""
                    f'text-anchor="middle">{esc(y_label)}</text>')
     for i, s in enumerate(series):
         color = s.color or PALETTE[i % len(PALETTE)]
-        lx, ly = left + (i % 3) * (pw / 3), top + ph + 50 + 18 * (i // 3)
+        lx, ly = left + places[i][0], top + ph + 50 + 18 * places[i][1]
         dash = ' stroke-dasharray="5 4"' if s.dashed else ""
         out.append(f'<line x1="{lx:.0f}" x2="{lx + 22:.0f}" y1="{ly - 4}" y2="{ly - 4}" '
                    f'stroke="{color}" stroke-width="2"{dash}/><text x="{lx + 28:.0f}" '
                    f'y="{ly}">{esc(_short(s.label, 30))}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _legend(series: Sequence[Series], room: float) -> list[tuple[float, int]]:
+    """Each legend entry's (x offset, row): entries flow left to right, wrapping."""
+    places, x, row = [], 0.0, 0
+    for s in series:
+        need = 40 + 7.2 * len(_short(s.label, 30))  # the swatch and the text at 13 units
+        if x > 0 and x + need > room:
+            x, row = 0.0, row + 1
+        places.append((x, row))
+        x += need
+    return places
 
 
 def _short(text: str, n: int) -> str:
