@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rnnlab import cli
-from rnnlab.report import read_run, reproduce_command
+from rnnlab.report import list_runs, read_run, reproduce_command
 from rnnlab.training import faults
 
 DIGITS = ["--dataset", "digits", "--model", "gru", "--units", "4", "--batch-size", "64",
@@ -155,3 +155,20 @@ def test_evaluate_keeps_its_scores_in_the_report(runs, tmp_path, capsys):
     kept = json.loads((run / "evaluations.json").read_text())
     assert list(kept.values()) == [scores]
     assert f"{scores['accuracy']:.4f}" in (run / "report.html").read_text()
+
+
+def test_a_run_killed_while_running_reads_interrupted(runs, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "killed"
+    shutil.copytree(runs / "digits", run)
+    log = json.loads((run / "run.json").read_text())
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    for pid, expected in ((int(done.stdout), "interrupted"), (os.getpid(), "running")):
+        log["status"] = "running"
+        log["sessions"][-1]["pid"] = pid
+        (run / "run.json").write_text(json.dumps(log))
+        assert [r.status for r in list_runs(tmp_path)] == [expected]

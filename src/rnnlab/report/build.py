@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rnnlab._fs import atomic_write_bytes, write_json_atomic
+from rnnlab.errors import ConfigError
 from rnnlab.report import sections_common as common
 from rnnlab.report.html import page
 from rnnlab.report.run import RunInfo, read_run
@@ -56,6 +57,10 @@ def render_report(run_dir: str | os.PathLike, **options) -> str:
         The whole HTML document.
     """
     info = read_run(run_dir)
+    if options and info.kind != "word2vec":
+        raise ConfigError(f"{', '.join(f'{k}={v!r}' for k, v in options.items())}: only a "
+                          f"word2vec vector file's report scores test files, not a "
+                          f"{info.kind} run's")
     own = TASK_SECTIONS.get(info.kind)
     task = own(info, **options) if own is not None else ""
     if info.kind in ("backtest", "word2vec"):

@@ -161,14 +161,36 @@ def read_run(path: str | os.PathLike) -> RunInfo:
 def status(info: RunInfo) -> str:
     """finished, interrupted, failed (or running): run.json's, else guessed from the files.
 
+    A run.json left at "running" by a process that is gone (killed) reads "interrupted".
+
     A run written before run.json existed is "finished" when metrics.json is there (fit
     writes it last), else "interrupted" (a checkpoint, no end).
     """
-    if info.log.get("status"):
-        return str(info.log["status"])
+    found = info.log.get("status")
+    if found == "running" and _gone(info.log):
+        return "interrupted"  # killed (SIGKILL, power cut) before it could say so
+    if found:
+        return str(found)
     if info.kind in ("backtest", "word2vec") or info.summary:
         return "finished"
     return "interrupted"
+
+
+def _gone(log: dict) -> bool:
+    """Whether the process that wrote "running" is gone (only known on its own host)."""
+    import platform
+
+    session = (log.get("sessions") or [{}])[-1]
+    pid = session.get("pid")
+    if session.get("host") != platform.node() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
 
 
 def dataset(info: RunInfo) -> str:

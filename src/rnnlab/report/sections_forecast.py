@@ -38,6 +38,11 @@ def forecast_sections(info: RunInfo) -> str:
         if ev.get("beats_persistence") is False:
             parts.append('<p class="bad">The model does not beat persistence (the last '
                          "value) on this series.</p>")
+    later = [[key, e.get("mse"), e.get("mae"), e.get("windows")]
+             for key, e in info.evaluations.items() if isinstance(e, dict) and "mse" in e]
+    if later:
+        parts.append("<h3>rnnlab evaluate</h3>" + table(["scored", "mse", "mae", "windows"],
+                                                        later))
     figures = [img(info.file(name), name, caption) for name, caption in PLOTS]
     if any(figures):
         parts.append(f'<div class="grid">{"".join(figures)}</div>')

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import resource
 import sys
@@ -77,7 +78,8 @@ class RunLog:
                 previous = {}
         self.sessions = list(previous.get("sessions", [])) if isinstance(previous, dict) else []
         self.session = {"command": None if command is None else [str(c) for c in command],
-                        "resumed": run.claimed == "resume",
+                        "resumed": run.claimed == "resume", "pid": os.getpid(),
+                        "host": platform.node(),
                         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
     def write(self, status: str) -> None:
