@@ -172,3 +172,20 @@ def test_a_run_killed_while_running_reads_interrupted(runs, tmp_path):
         log["sessions"][-1]["pid"] = pid
         (run / "run.json").write_text(json.dumps(log))
         assert [r.status for r in list_runs(tmp_path)] == [expected]
+
+
+def test_a_vector_files_report_scores_what_vectors_evaluate_scores(word2vec_file, tmp_path,
+                                                                   capsys):
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("cat\tdog\t8.0\ncat\tmat\t2.0\nsat\tran\t6.5\nthe\ta\t9.0\nlog\tmat\t4.0\n")
+    analogies = tmp_path / "questions.txt"
+    analogies.write_text(": animals\ncat dog mat log\nsat ran on and\n")
+    files = ["--pairs", str(pairs), "--analogies", str(analogies)]
+    assert cli.main(["vectors", "evaluate", str(word2vec_file), *files, "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    out = tmp_path / "v.html"
+    assert cli.main(["report", str(word2vec_file), *files, "--out", str(out)]) == 0
+    page = out.read_text()
+    for key in ("pairs_spearman", "analogy_accuracy"):
+        assert f"<td>{key}</td><td class=\"n\">{scores[key]:.4f}</td>" in page
+    assert "Nearest neighbours" in page
