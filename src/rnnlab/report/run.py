@@ -10,14 +10,13 @@ leaving out what is missing, so a report can be made of any of them, old runs in
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rnnlab.errors import DataError, DataNotFoundError
+from rnnlab.training.runfolder import RunDir
 
 #: Vector-file suffixes a word2vec job writes (``rnnlab word2vec --out``).
 VECTOR_SUFFIXES = (".txt", ".bin", ".vec", ".gz")
@@ -76,23 +75,9 @@ def _json(path: Path) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _number(text: str) -> Any:
-    if text == "":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def read_metrics(path: Path) -> list[dict]:
     """metrics.csv as a list of dicts, numbers as ints or floats."""
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    return RunDir(path.parent).read_metrics() if path.is_file() else []
 
 
 def is_run(path: str | os.PathLike) -> bool:
