@@ -182,14 +182,14 @@ def dataset(info: RunInfo) -> str:
     """The data the run was trained on, in a few words."""
     data = info.task_config.get("data") or {}
     if info.kind == "classify":
-        return str(data.get("dataset", "?"))
+        return Path(str(data.get("dataset", "?"))).name  # a file: its name, not its path
     if info.kind == "text":
         for name in ("input", "tarball", "data_dir"):
             if data.get(name):
                 return f"{'IMDB ' if name != 'input' else ''}{Path(str(data[name])).name}"
         return "IMDB"
     if info.kind == "forecast":
-        return str(data.get("series", "?"))
+        return Path(str(data.get("series", "?"))).name
     if info.kind == "backtest":
         return f"{info.backtest.get('series', '?')} series"
     if info.kind == "word2vec":

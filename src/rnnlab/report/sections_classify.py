@@ -5,6 +5,8 @@ the most confident mistakes, from the validation part scored at the end of train
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rnnlab.report.html import esc, num, section, table
 from rnnlab.report.run import RunInfo
 from rnnlab.report.svg import pixels_png, sparkline
@@ -84,7 +86,7 @@ def classifier_sections(info: RunInfo) -> str:
         parts.append(_scores(f"{split} part, best weights, scored at the end of training",
                              review["report"]) + mistakes(review))
     if info.evaluation.get("confusion_matrix"):
-        parts.append(_scores(f"test file {info.evaluation.get('dataset', '')}",
+        parts.append(_scores(f"test file {Path(str(info.evaluation.get('dataset', ''))).name}",
                              info.evaluation))
     for key, scores in info.evaluations.items():
         if isinstance(scores, dict) and scores.get("confusion_matrix"):
