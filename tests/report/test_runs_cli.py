@@ -189,3 +189,16 @@ def test_a_vector_files_report_scores_what_vectors_evaluate_scores(word2vec_file
     for key in ("pairs_spearman", "analogy_accuracy"):
         assert f"<td>{key}</td><td class=\"n\">{scores[key]:.4f}</td>" in page
     assert "Nearest neighbours" in page
+
+
+def test_overwrite_removes_what_was_made_of_the_previous_run(runs, tmp_path):
+    run = tmp_path / "again"
+    shutil.copytree(runs / "digits", run)
+    (run / "evaluations.json").write_text("{}")
+    (run / "tensorboard").mkdir()
+    (run / "tensorboard" / "events.out.tfevents.1").write_bytes(b"old")
+    assert train("classify", *DIGITS, "--max-steps", "2", "--overwrite", "--out", str(run)) == 0
+    assert not (run / "evaluations.json").exists() and not (run / "tensorboard").exists()
+    log = json.loads((run / "run.json").read_text())
+    assert len(log["sessions"]) == 1 and log["status"] == "finished"
+    assert {"report.html", "README.md", "review.json"} <= {p.name for p in run.iterdir()}
