@@ -4,6 +4,7 @@ The engine (cells, unrolling) is re-exported here; see the README for a tour.
 """
 
 from rnnlab import errors
+from rnnlab import report as _report  # noqa: F401  (train_run then writes report and card)
 from rnnlab.data.images import DATASETS, load_image_dataset
 from rnnlab.models.classifier import BNMLP, BNMLPConfig, ClassifierConfig, SequenceClassifier
 from rnnlab.models.text import TextClassifier, TextModelConfig

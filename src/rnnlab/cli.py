@@ -30,6 +30,7 @@ from rnnlab.cli_commands import (
     cmd_vectors_evaluate,
     cmd_word2vec,
 )
+from rnnlab.cli_report import add_parsers as add_report_parsers
 from rnnlab.errors import RnnlabError
 
 EXIT_USAGE = 2
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _evaluate_parser(sub)
     _predict_parser(sub)
+    add_report_parsers(sub, _common)
     _show_defaults(parser)
     return parser
 
@@ -228,6 +230,8 @@ def _backtest_parser(sub) -> None:
                              "(default: nothing written)")
     parser.add_argument("--json", action="store_true",
                         help="print one compact JSON object (metrics and forecasts), last")
+    parser.add_argument("--report", action="store_true",
+                        help="also write DIR/report.html (needs --out)")
     add_config_flags(parser, BacktestConfig, BacktestConfig(), seen={"--seed", "--device"})
     parser.set_defaults(handler=cmd_backtest, _parser=parser)
 

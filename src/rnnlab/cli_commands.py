@@ -75,6 +75,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     from rnnlab.tasks.forecast import evaluate_forecast
 
     scores = evaluate_forecast(args.run_dir, args.steps, plot=args.plot, device=args.device)
+    from rnnlab.report import after_results
+
+    after_results(args.run_dir)  # evaluation.json and the plots were rewritten
     if args.json:
         print(compact(scores))
     else:
@@ -94,6 +97,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
         raise RnnlabError(f"--out={args.out} is a file; give a folder")
     config = apply_overrides(BacktestConfig(), typed_overrides(args))
+    if config.fit.tensorboard:  # a FitConfig flag; a backtest fits one model per origin
+        raise RnnlabError("--tensorboard is for rnnlab train; rnnlab backtest writes none")
     training_log = logging.getLogger("rnnlab.training")
     level = training_log.level
     if not args.debug:  # one line per epoch of every fit would drown the table
@@ -113,6 +118,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             bar.close()
     if args.out is not None:
         write_backtest(result, args.out)
+        if args.report:
+            from rnnlab.report import write_report
+
+            write_report(args.out)
     if args.json:
         print(compact(result.to_json()))
         return 0
@@ -187,7 +196,7 @@ def cmd_train_task(args: argparse.Namespace) -> int:
     args.out = args.out or f"runs/{args.task}"  # as typed: "sentiment" keeps runs/sentiment
     result = train_run(args.task_name, None, args.out, overrides=typed_overrides(args),
                        resume=args.resume, overwrite=args.overwrite,
-                       callbacks=callbacks(args))
+                       callbacks=callbacks(args), command=["rnnlab", *args.argv])
     print_history(result.history, args.out)
     if result.extras.get("evaluation") is not None:
         print_forecast(result.extras["evaluation"])
@@ -201,6 +210,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     scores = evaluate_run(args.run_dir, data=typed_overrides(args).get("data", {}),
                           split=args.split, weights=args.weights, device=args.device)
+    from rnnlab.cli_report import after_evaluate
+
+    after_evaluate(args.run_dir, scores)  # kept in the run, shown in its report
     if args.json:
         print(compact(scores))
         return 0

@@ -47,6 +47,7 @@ from rnnlab.tasks.classify_model import (
     load_predictor,
     score,
 )
+from rnnlab.tasks.review import review_examples
 from rnnlab.tasks.scores import prediction_rows
 from rnnlab.training import Callback, FitConfig, History, accuracy, fit
 from rnnlab.training.runfolder import RunDir
@@ -274,6 +275,9 @@ class ClassifyTask(Task):
                       run_config=saved_config(self, config, data=facts, model=entry))
         if data.test and is_main_process():
             run.save_json(EVALUATION, self.evaluate(run, data={"dataset": data.test}))
+        if is_main_process():  # what the report shows beside fit's files
+            review_examples(run, self.load(run), examples, train_idx, val_idx,
+                            images=data.images)
         return TrainResult(model, history)
 
     def load(self, run: RunDir, *, device: Any = "cpu", weights: str = "best"):

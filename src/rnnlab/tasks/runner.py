@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +49,39 @@ def resolve_config(task: Task, overrides: Overrides, run: RunDir | None = None) 
     return apply_overrides(saved, overrides)
 
 
+#: Files the task layer writes around fit's (run.json, review.json) and what is made of a
+#: finished run (report, model card, TensorBoard events): removed on overwrite.
+AROUND_FIT = ("run.json", "review.json", "evaluations.json", "report.html", "README.md")
+TENSORBOARD = "tensorboard"
+
+FinishHook = Callable[[RunDir], None]
+_FINISH_HOOKS: list[FinishHook] = []
+
+
+def add_finish_hook(hook: FinishHook) -> None:
+    """Call ``hook(run)`` once a run's training ended (any status), after ``run.json``.
+
+    Upper layers register what they make of a run (``rnnlab.report`` the HTML report and
+    the model card); a hook that fails is logged, never raised: training already ended.
+    """
+    if hook not in _FINISH_HOOKS:
+        _FINISH_HOOKS.append(hook)
+
+
+def _finished(run: RunDir) -> None:
+    if not run.writable or not run.path.is_dir():
+        return
+    for hook in _FINISH_HOOKS:
+        try:
+            hook(run)
+        except Exception as e:  # the run is trained; a report that fails must not undo it
+            logger.warning("after training %s: %s failed: %s", run.path,
+                           getattr(hook, "__name__", hook), e)
+
+
 @contextlib.contextmanager
-def claimed(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> Iterator[RunDir]:
+def claimed(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool,
+            command: Sequence[str] | None = None) -> Iterator[RunDir]:
     """The claimed run folder for the body; a folder this made is removed if it fails early.
 
     The claim (``rnnlab.training.claim_run``) creates the folder, or with ``overwrite``
@@ -58,7 +89,12 @@ def claimed(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> Ite
     another job stays. If the body fails before the first checkpoint (bad data, say) in
     a folder that did not exist before, the folder is removed again: a failed command
     leaves nothing behind.
+
+    After the claim (never for a refused command) ``run.json`` records the run's status:
+    running, then finished, interrupted (Ctrl-C) or failed, with the ``command`` and the
+    session's seconds and peak memory; the finish hooks (:func:`add_finish_hook`) run last.
     """
+    from rnnlab.tasks.review import RunLog
     from rnnlab.training import claim_run
 
     check_claim(run_dir, resume=resume, overwrite=overwrite)
@@ -66,25 +102,34 @@ def claimed(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool) -> Ite
     run = claim_run(run_dir, resume=resume, overwrite=overwrite)
     if overwrite and run.writable:
         clear_artefacts(run)
+    log = RunLog(run, command)
+    log.write("running")
     try:
         yield run
-    except BaseException:
+    except BaseException as e:
         if not existed and run.path.is_dir() and not run.last.exists():
             shutil.rmtree(run.path, ignore_errors=True)
+        else:
+            log.write("interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
+            _finished(run)
         raise
+    log.write("finished")
+    _finished(run)
 
 
 def clear_artefacts(run: RunDir) -> None:
     """Remove every task's artefacts from a folder that is being overwritten."""
     from rnnlab.tasks.base import all_tasks
 
-    for name in {a for t in all_tasks() for a in t.artefacts}:
+    for name in {a for t in all_tasks() for a in t.artefacts} | set(AROUND_FIT):
         run.file(name).unlink(missing_ok=True)
+    shutil.rmtree(run.file(TENSORBOARD), ignore_errors=True)
 
 
 def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
               overrides: Overrides | None = None, resume: bool = False,
-              overwrite: bool = False, callbacks: Iterable[Any] = ()) -> TrainResult:
+              overwrite: bool = False, callbacks: Iterable[Any] = (),
+              command: Sequence[str] | None = None) -> TrainResult:
     """Train a task into a run folder.
 
     Args:
@@ -96,6 +141,7 @@ def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
         resume: continue the run in ``run_dir`` with its saved settings.
         overwrite: start over in a folder that holds a run.
         callbacks: ``fit`` callbacks (progress bars).
+        command: the command line that asked for the run, kept in ``run.json``.
 
     Returns:
         The task's ``TrainResult``.
@@ -111,8 +157,18 @@ def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
         config = resolve_config(task, overrides or {}, existing if resume else None)
     elif overrides:
         config = apply_overrides(config, overrides)
-    with claimed(run_dir, resume=resume, overwrite=overwrite) as run:
+    callbacks = (*callbacks, *_tensorboard(config, run_dir))  # a missing package: refused
+    with claimed(run_dir, resume=resume, overwrite=overwrite, command=command) as run:
         return task.train(config, run, resume=resume, callbacks=callbacks)
+
+
+def _tensorboard(config: Any, run_dir: str | os.PathLike) -> tuple:
+    """The TensorBoard callback when ``config.fit.tensorboard`` asks for one (else none)."""
+    if not getattr(getattr(config, "fit", None), "tensorboard", False):
+        return ()
+    from rnnlab.training.tensorboard import TensorBoardCallback
+
+    return (TensorBoardCallback(run_dir),)
 
 
 def task_of_run(run_dir: str | os.PathLike) -> tuple[Task, RunDir]:

@@ -38,6 +38,7 @@ from rnnlab.errors import ConfigError, DataError, DataNotFoundError, choice_erro
 from rnnlab.models.text import TextClassifier, TextModelConfig
 from rnnlab.models.text_nbsvm import NgramLinear
 from rnnlab.tasks.base import Task, TrainResult, register, saved_config
+from rnnlab.tasks.review import review_texts
 from rnnlab.tasks.scores import prediction_rows
 from rnnlab.tasks.text_config import SOURCES, TextConfig, TextData, TextModel, migrate_v1
 from rnnlab.tasks.text_data import (
@@ -196,9 +197,11 @@ class TextTask(Task):
         if resume:
             _check_same_split(saved["data"], train_idx, val_idx, _where(config.data))
         if config.model.model in NGRAM_KINDS:
-            return self._train_ngram(config, run, resume, train_texts, labels[train_idx],
-                                     [texts[i] for i in val_idx], labels[val_idx], classes,
-                                     weight, facts)
+            result = self._train_ngram(config, run, resume, train_texts, labels[train_idx],
+                                       [texts[i] for i in val_idx], labels[val_idx], classes,
+                                       weight, facts)
+            self._review(run, texts, labels, train_idx, val_idx, classes)
+            return result
         matrix = coverage = None
         if resume:
             tokenizer = _read_tokenizer(run)  # never refitted on resume
@@ -235,7 +238,15 @@ class TextTask(Task):
                       run_dir=run,  # claimed by the caller: fresh or resumed
                       run_config=saved_config(self, config, data=facts,
                                               model=asdict(model_config)))
+        self._review(run, texts, labels, train_idx, val_idx, classes)
         return TrainResult(model, history)
+
+    def _review(self, run: RunDir, texts, labels, train_idx, val_idx, classes) -> None:
+        """``review.json`` for the report: data summary and the val part scored."""
+        if is_main_process() and run.writable:
+            predictor = self.load(run)
+            review_texts(run, predictor, texts, labels, train_idx, val_idx, classes,
+                         predictor.tokenizer)
 
     def _train_ngram(self, config: TextConfig, run: RunDir, resume: bool, train_texts,
                      y_train, val_texts, y_val, classes, weight, facts) -> TrainResult:

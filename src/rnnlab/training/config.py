@@ -51,6 +51,9 @@ class FitConfig:
         device: "auto", "cpu", "cuda" or "cuda:N".
         num_workers: DataLoader worker processes for ``Dataset`` inputs.
         plot: draw ``curves.png`` in the run folder at the end.
+        tensorboard: TensorBoard event files in ``RUN_DIR/tensorboard``; read by the task
+            runner (``rnnlab.tasks.train_run``), which attaches
+            :class:`~rnnlab.training.tensorboard.TensorBoardCallback`: ``fit`` ignores it.
     """
 
     epochs: int = option(10, help="passes over the training data", resumable=True)
@@ -85,6 +88,9 @@ class FitConfig:
     device: str = option("auto", cli=False, resumable=True)
     num_workers: int = option(0, cli=False, resumable=True)
     plot: bool = option(True, cli=False, resumable=True)
+    tensorboard: bool = option(False, resumable=True,
+                               help="also write TensorBoard event files into "
+                                    "RUN_DIR/tensorboard (pip install \"rnnlab[tensorboard]\")")
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "step_size", "checkpoint_every"):
