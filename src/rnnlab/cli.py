@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _evaluate_parser(sub)
     _predict_parser(sub)
+    from rnnlab.cli_export import add_export_parser
+
+    add_export_parser(sub, _common)
     _show_defaults(parser)
     return parser
 
