@@ -52,6 +52,17 @@ def quiet_exporter() -> Iterator[None]:
         yield
 
 
+def fresh_trace() -> None:
+    """Forget dynamo's caches before a trace (``torch._dynamo.reset()``).
+
+    Each ``scan`` body is traced by dynamo, whose cache is keyed by the body's code: the
+    guards of an earlier trace (say T == 6 of a fixed window) would be checked against
+    this trace's symbolic T and pin it. The cost: functions compiled by ``torch.compile``
+    elsewhere in the process compile again on their next call.
+    """
+    torch._dynamo.reset()
+
+
 def onnx_bytes(module: nn.Module, inputs: Mapping[str, Tensor], outputs: tuple[str, ...],
                dynamic: Mapping[str, Mapping[int, str]], metadata: Mapping | None = None
                ) -> bytes:
@@ -74,6 +85,7 @@ def onnx_bytes(module: nn.Module, inputs: Mapping[str, Tensor], outputs: tuple[s
         raise MissingDependencyError("exporting to ONNX needs the onnx extra: pip install "
                               f"'rnnlab[onnx]' ({err})") from err
     module = module.eval()
+    fresh_trace()
     with quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(
             module, tuple(inputs.values()), dynamo=True, input_names=list(inputs),

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from rnnlab._fs import write_json_atomic
 from rnnlab.export.graph import Graph
-from rnnlab.export.onnx import METADATA_KEY, export_dims, quiet_exporter, sidecar
+from rnnlab.export.onnx import METADATA_KEY, export_dims, fresh_trace, quiet_exporter, sidecar
 
 __all__ = ["export_program", "load_program", "write_program"]
 
@@ -38,6 +38,7 @@ def export_program(module: nn.Module, inputs: Mapping[str, Tensor],
         The ``ExportedProgram``; ``program.module()(*inputs)`` runs it.
     """
     module = module.eval()
+    fresh_trace()
     with quiet_exporter(), torch.no_grad():
         return torch.export.export(module, tuple(inputs.values()),
                                    dynamic_shapes=export_dims(inputs, dynamic))
