@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -124,3 +125,26 @@ def test_exported_forecasters_match_eager(exported, name):
         for k, t, r in zip(g.outputs, traced, runtime, strict=True):
             assert np.abs(t.numpy() - want[k]).max() <= 1e-5
             assert np.abs(r - want[k]).max() <= 1e-5
+
+
+def test_a_forecast_run_exports_its_horizon_and_forecasts_as_loaded(tmp_path):
+    from rnnlab import cli
+    from rnnlab.export.runtime import run_file
+    from rnnlab.tasks.base import get_task
+    from rnnlab.training.runfolder import RunDir
+
+    pytest.importorskip("onnxruntime")
+    run = tmp_path / "sine"
+    assert cli.main(["train", "forecast", "--iterations", "20", "--units", "4",
+                     "--batch-size", "10", "--device", "cpu", "--quiet", "--out",
+                     str(run)]) == 0
+    assert cli.main(["export", str(run), "--horizon", "5", "--out", str(tmp_path / "f.onnx"),
+                     "--quiet"]) == 0
+    loaded = get_task("forecast").load(RunDir(run))
+    histories = _histories(3, sizes=(loaded.config.data.window, 40))
+    want = np.stack([loaded.forecast(h, 5) for h in histories])
+    meta = json.loads((tmp_path / "f.onnx.json").read_text())
+    assert meta["task"] == "forecast" and meta["horizon"] == 5
+    outputs, _ = run_file(tmp_path / "f.onnx", feed({"histories": histories}, meta))
+    assert outputs["forecast"].shape == (2, 5)
+    assert np.abs(outputs["forecast"] - want).max() <= 1e-5
