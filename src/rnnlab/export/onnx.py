@@ -46,10 +46,16 @@ def export_dims(inputs: Mapping[str, Tensor], dynamic: Mapping[str, Mapping[int,
 
 @contextlib.contextmanager
 def quiet_exporter() -> Iterator[None]:
-    """Keep the exporters' progress lines and deprecation notes out of the user's output."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
+    """Keep the exporters' progress lines, log chatter and deprecation notes out of the
+    user's output (onnxscript's optimiser logs every rewrite at INFO)."""
+    before = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(before)
 
 
 def fresh_trace() -> None:
@@ -122,7 +128,7 @@ def write_onnx(graph: Graph, path: str | Path) -> Path:
     blob = onnx_bytes(graph.module, graph.inputs, graph.outputs, graph.dynamic, metadata)
     atomic_write_bytes(path, blob)
     write_json_atomic(sidecar(path), metadata)
-    log.info("wrote %s (%d bytes) and %s", path, len(blob), sidecar(path).name)
+    log.debug("wrote %s (%d bytes) and %s", path, len(blob), sidecar(path).name)
     return path
 
 

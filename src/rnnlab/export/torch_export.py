@@ -60,7 +60,7 @@ def write_program(graph: Graph, path: str | Path) -> Path:
         torch.export.save(program, str(path),
                           extra_files={f"{METADATA_KEY}.json": json.dumps(metadata)})
     write_json_atomic(sidecar(path), metadata)
-    log.info("wrote %s and %s", path, sidecar(path).name)
+    log.debug("wrote %s and %s", path, sidecar(path).name)
     return path
 
 
