@@ -95,6 +95,15 @@ def test_global_graph_is_the_forecast(options):
     assert table[0]["series"] == 0 and len(table[0]["lo_80"]) == 3
 
 
+def test_global_graph_refuses_what_it_does_not_compute():
+    from rnnlab.errors import ConfigError
+
+    predictor = _global()
+    predictor.weight = 0.5  # a Theta combination (the forecast task's, where it exists)
+    with pytest.raises(ConfigError, match="Theta"):
+        global_graph(predictor)
+
+
 @pytest.fixture(scope="module")
 def exported():
     ort = pytest.importorskip("onnxruntime")

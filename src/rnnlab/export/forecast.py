@@ -208,6 +208,21 @@ def _series_scale(y: Tensor, lengths: Tensor, season: int) -> Tensor:
     return scale
 
 
+def _check_exportable(predictor) -> None:
+    """Refuse what the global graph does not compute (yet), rather than export it wrong."""
+    if getattr(predictor, "weight", 1.0) != 1.0:
+        raise ConfigError(f"this global model is combined with Theta (weight="
+                          f"{predictor.weight}), which the exported graph does not compute; "
+                          "train it with combine=False to export it")
+    for m in predictor.models:
+        c = m.config
+        if c.input_size != 1 or getattr(c, "future_size", 0) or getattr(c, "id_dim", 0):
+            raise ConfigError("a global model with covariates or an id embedding cannot be "
+                              f"exported yet (input_size={c.input_size}, future_size="
+                              f"{getattr(c, 'future_size', 0)}, id_dim="
+                              f"{getattr(c, 'id_dim', 0)})")
+
+
 def global_graph(predictor, *, horizon: int | None = None) -> Graph:
     """A :class:`Graph` of a ``GlobalPredictor``: (inputs, lengths) -> forecast, lo_L, hi_L.
 
@@ -217,6 +232,7 @@ def global_graph(predictor, *, horizon: int | None = None) -> Graph:
     """
     from rnnlab.tasks.forecast_global import interval_levels
 
+    _check_exportable(predictor)
     if horizon not in (None, predictor.horizon):
         raise ConfigError(f"horizon={horizon} is not allowed: this global model forecasts "
                           f"horizon={predictor.horizon} values at once")
