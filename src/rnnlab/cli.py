@@ -30,6 +30,7 @@ from rnnlab.cli_commands import (
     cmd_vectors_evaluate,
     cmd_word2vec,
 )
+from rnnlab.cli_export import add_export_parser
 from rnnlab.cli_report import add_parsers as add_report_parsers
 from rnnlab.errors import RnnlabError
 
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     _evaluate_parser(sub)
     _predict_parser(sub)
     add_report_parsers(sub, _common)
+    add_export_parser(sub, _common)
     _show_defaults(parser)
     return parser
 

@@ -245,7 +245,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
         inputs = {**inputs, "input": None,
                   "text": list(args.text) + texts_from_lines(sys.stdin.buffer.read())}
-    rows = predict_run(args.run_dir, inputs=inputs, weights=args.weights, device=args.device)
+    from rnnlab.export.runtime import is_exported, predict_file
+
+    if is_exported(args.run_dir):  # a FILE.onnx / FILE.pt2 that rnnlab export wrote
+        rows = predict_file(args.run_dir, inputs=inputs)
+    else:
+        rows = predict_run(args.run_dir, inputs=inputs, weights=args.weights,
+                           device=args.device)
     if top_k is not None:
         for row in rows:
             ranked = sorted(row.get("probabilities", {}).items(), key=lambda kv: -kv[1])

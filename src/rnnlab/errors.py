@@ -13,7 +13,8 @@ is allowed.
     ├── DownloadError (OSError)             a download that failed or did not verify
     ├── UnsafeArchiveError (ValueError)     an archive member that would escape its folder
     ├── CheckpointError (ValueError)        a checkpoint that is corrupt or incompatible
-    └── TrainingError (RuntimeError)        training that cannot go on (NaN loss, ...)
+    ├── TrainingError (RuntimeError)        training that cannot go on (NaN loss, ...)
+    └── MissingDependencyError (ImportError)  an optional extra that is not installed
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class CheckpointError(RnnlabError, ValueError):
 
 class TrainingError(RnnlabError, RuntimeError):
     """Training cannot continue, for example because the loss became NaN or Inf."""
+
+
+class MissingDependencyError(RnnlabError, ImportError):
+    """An optional dependency is missing; the message names the ``pip install`` extra."""
 
 
 def choice_error(name: str, value: object, allowed) -> ConfigError:

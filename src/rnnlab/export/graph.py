@@ -14,6 +14,18 @@ The contract of every graph:
 - ``metadata`` is JSON: what a caller needs beside the graph (task, label names, scaler,
   tokenizer or vocabulary, horizon, ...). It travels as ONNX metadata and as a JSON file
   beside the exported file.
+
+The protocol of a task's exporter module (``export/classify.py``, ``export/forecast.py``,
+``export/text.py``); ``rnnlab.export.runtime`` picks the module by ``metadata["task"]``
+(``"classify"``, ``"text"``, ``"forecast"``)::
+
+    def graph(run: RunDir, *, weights: str = "best", **options) -> Graph
+        # the run folder's model as a Graph; options are export options (e.g. horizon)
+    def feed(inputs: Mapping[str, Any], metadata: Mapping) -> dict[str, np.ndarray]
+        # ``rnnlab predict`` inputs (the same keyword arguments ``Task.predict`` takes as
+        # ``inputs``) -> the graph's input arrays by name, preprocessing included
+    def rows(outputs: Mapping[str, np.ndarray], metadata: Mapping, inputs) -> list[dict]
+        # the graph's outputs by name -> the same rows ``Task.predict`` gives for ``inputs``
 """
 
 from __future__ import annotations

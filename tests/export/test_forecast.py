@@ -1,0 +1,159 @@
+"""export.forecast: windowed and global forecasters against eager rnnlab, exported too."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlab.data.series_windows import StandardScaler
+from rnnlab.export.forecast import feed, global_graph, rows, windowed_graph
+from rnnlab.models.forecaster import Forecaster, ForecasterConfig
+from rnnlab.models.global_forecaster import GlobalForecaster, GlobalForecasterConfig
+from rnnlab.tasks.forecast_data import LoadedForecast
+from rnnlab.tasks.forecast_global import GlobalPredictor
+
+W = 6
+
+
+def _perturbed(model, seed):
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    return model.eval()
+
+
+def _windowed(kind):
+    configs = {
+        "direct-lstm": ForecasterConfig(cell="lstm", num_units=5, horizon=4),
+        "recursive-rnn-wrapper": ForecasterConfig(num_units=5, projection="wrapper",
+                                                  num_layers=2),
+        "recursive-gru": ForecasterConfig(cell="gru", num_units=5),
+    }
+    model = _perturbed(Forecaster(configs[kind]), 1)
+    scaler = StandardScaler(mean=3.0, std=2.5)
+    config = SimpleNamespace(data=SimpleNamespace(window=W), relative=kind != "recursive-gru")
+    return LoadedForecast(model, config, scaler)
+
+
+def _histories(seed=0, sizes=(6, 9, 14, 7)):
+    rng = np.random.default_rng(seed)
+    return [3 + np.cumsum(rng.normal(size=n)) * 0.3 for n in sizes]
+
+
+def _global(transform="auto", layers=1, skip=0, members=2):
+    cfg = GlobalForecasterConfig(cell="lstm" if layers > 1 else "gru", num_units=4,
+                                 num_layers=layers, horizon=3, quantiles=(0.1, 0.25, 0.5,
+                                                                          0.75, 0.9),
+                                 skip=skip)
+    models = [_perturbed(GlobalForecaster(cfg), seed) for seed in range(members)]
+    corrections = {50: np.array([0.1, -0.05, 0.2]), 80: np.array([0.3, 0.0, -0.1])}
+    return GlobalPredictor(models, window=W, horizon=3, season=2,
+                           quantiles=cfg.quantiles, corrections=corrections,
+                           transform=transform)
+
+
+def _run(graph, histories):
+    arrays = feed({"histories": histories}, graph.metadata)
+    with torch.no_grad():
+        out = graph.module(torch.from_numpy(arrays["inputs"]),
+                           torch.from_numpy(arrays["lengths"]))
+    out = out if isinstance(out, tuple) else (out,)
+    return dict(zip(graph.outputs, (o.numpy() for o in out), strict=True))
+
+
+@pytest.mark.parametrize("kind", ["direct-lstm", "recursive-rnn-wrapper", "recursive-gru"])
+@pytest.mark.parametrize("steps", [1, 4])
+def test_windowed_graph_is_the_forecast(kind, steps):
+    loaded = _windowed(kind)
+    graph = windowed_graph(loaded.model, window=W, horizon=steps, mean=3.0, std=2.5,
+                           relative=loaded.config.relative)
+    histories = _histories()
+    want = np.stack([loaded.forecast(h, steps) for h in histories])
+    got = _run(graph, histories)["forecast"]
+    assert got.shape == (len(histories), steps)
+    assert np.abs(got - want).max() <= 1e-5
+
+
+@pytest.mark.parametrize("options", [{}, {"transform": "none", "layers": 2, "skip": 3}])
+def test_global_graph_is_the_forecast(options):
+    predictor = _global(**options)
+    histories = [*_histories(sizes=(1, 2, 5, 6, 11)), np.array([1.0, -2.0, 3.0, 0.5])]
+    want = predictor.forecast(histories)
+    graph = global_graph(predictor)
+    got = _run(graph, histories)
+    assert graph.outputs == ("forecast", "lo_50", "hi_50", "lo_80", "hi_80")
+    assert np.abs(got["forecast"] - want["mean"]).max() <= 1e-5
+    for L in (50, 80):
+        assert np.abs(got[f"lo_{L}"] - want[f"lo-{L}"]).max() <= 1e-5
+        assert np.abs(got[f"hi_{L}"] - want[f"hi-{L}"]).max() <= 1e-5
+    table = rows(got, graph.metadata, None)
+    assert table[0]["series"] == 0 and len(table[0]["lo_80"]) == 3
+
+
+def test_global_graph_refuses_what_it_does_not_compute():
+    from rnnlab.errors import ConfigError
+
+    predictor = _global()
+    predictor.weight = 0.5  # a Theta combination (the forecast task's, where it exists)
+    with pytest.raises(ConfigError, match="Theta"):
+        global_graph(predictor)
+
+
+@pytest.fixture(scope="module")
+def exported():
+    ort = pytest.importorskip("onnxruntime")
+    from rnnlab.export.onnx import onnx_bytes
+    from rnnlab.export.torch_export import export_program
+
+    out = {}
+    graphs = {"windowed": windowed_graph(_windowed("recursive-rnn-wrapper").model, window=W,
+                                         horizon=3, mean=3.0, std=2.5, relative=True),
+              "global": global_graph(_global())}
+    for name, g in graphs.items():
+        program = export_program(g.module, g.inputs, g.dynamic)
+        blob = onnx_bytes(g.module, g.inputs, g.outputs, g.dynamic)
+        out[name] = g, program, ort.InferenceSession(blob)
+    return out
+
+
+@pytest.mark.parametrize("name", ["windowed", "global"])
+def test_exported_forecasters_match_eager(exported, name):
+    g, program, session = exported[name]
+    for histories in (_histories(1, sizes=(6, 20, 8)), _histories(2, sizes=(7,))):
+        arrays = feed({"histories": histories}, g.metadata)
+        want = _run(g, histories)
+        with torch.no_grad():
+            traced = program.module()(*(torch.from_numpy(a) for a in arrays.values()))
+        traced = traced if isinstance(traced, tuple) else (traced,)
+        runtime = session.run(None, arrays)
+        for k, t, r in zip(g.outputs, traced, runtime, strict=True):
+            assert np.abs(t.numpy() - want[k]).max() <= 1e-5
+            assert np.abs(r - want[k]).max() <= 1e-5
+
+
+def test_a_forecast_run_exports_its_horizon_and_forecasts_as_loaded(tmp_path):
+    from rnnlab import cli
+    from rnnlab.export.runtime import run_file
+    from rnnlab.tasks.base import get_task
+    from rnnlab.training.runfolder import RunDir
+
+    pytest.importorskip("onnxruntime")
+    run = tmp_path / "sine"
+    assert cli.main(["train", "forecast", "--iterations", "20", "--units", "4",
+                     "--batch-size", "10", "--device", "cpu", "--quiet", "--out",
+                     str(run)]) == 0
+    assert cli.main(["export", str(run), "--horizon", "5", "--out", str(tmp_path / "f.onnx"),
+                     "--quiet"]) == 0
+    loaded = get_task("forecast").load(RunDir(run))
+    histories = _histories(3, sizes=(loaded.config.data.window, 40))
+    want = np.stack([loaded.forecast(h, 5) for h in histories])
+    meta = json.loads((tmp_path / "f.onnx.json").read_text())
+    assert meta["task"] == "forecast" and meta["horizon"] == 5
+    outputs, _ = run_file(tmp_path / "f.onnx", feed({"histories": histories}, meta))
+    assert outputs["forecast"].shape == (2, 5)
+    assert np.abs(outputs["forecast"] - want).max() <= 1e-5
