@@ -136,3 +136,15 @@ def test_exported_unroll_matches_eager_on_unseen_shapes(exported, name):
             assert np.abs(ours - rnnlab_.numpy()).max() <= 1e-5
             assert np.abs(runtime - rnnlab_.numpy()).max() <= 1e-5
             assert np.abs(eager - rnnlab_.numpy()).max() <= 1e-5
+
+
+def test_a_saved_program_takes_one_sequence(exported, tmp_path):
+    model, program, _ = exported["gru"]
+    torch.export.save(program, str(tmp_path / "gru.pt2"))
+    loaded = torch.export.load(str(tmp_path / "gru.pt2")).module()
+    x, lengths = _batch(1, 4, [3])
+    with torch.no_grad():
+        want = model(x, lengths)
+        got = loaded(x, lengths)
+    for a, b in zip(got, want, strict=True):
+        assert torch.abs(a - b).max() <= 1e-5

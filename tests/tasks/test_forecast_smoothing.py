@@ -63,13 +63,6 @@ def test_damped_trend_by_hand():
     np.testing.assert_allclose(damped_trend(np.full(9, 2.5), 4), np.full(4, 2.5))
 
 
-def test_damped_trend_keeps_a_season():
-    t = np.arange(48)
-    y = 50 * (1 + 0.3 * np.sin(2 * np.pi * t / 12))
-    future = 50 * (1 + 0.3 * np.sin(2 * np.pi * np.arange(48, 60) / 12))
-    np.testing.assert_allclose(damped_trend(y, 12, 12), future, rtol=0.03)
-
-
 def _trending_panel(seed=0):
     rng = np.random.default_rng(seed)
     return [10 + 0.5 * np.arange(30) + np.cumsum(rng.normal(0, 0.3, 30)) for _ in range(30)]

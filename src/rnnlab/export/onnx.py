@@ -34,12 +34,15 @@ OPSET = 18
 
 
 def export_dims(inputs: Mapping[str, Tensor], dynamic: Mapping[str, Mapping[int, str]]):
-    """``torch.export`` dynamic shapes, in input order, one ``Dim`` per axis name."""
+    """``torch.export`` dynamic shapes, in input order, one ``Dim`` per axis name.
+
+    ``min=0``: a saved program then takes one sequence (B = 1) and empty ones (T = 0).
+    """
     dims: dict[str, torch.export.Dim] = {}
     shapes = []
     for name in inputs:
         axes = dynamic.get(name, {})
-        shapes.append({axis: dims.setdefault(label, torch.export.Dim(label))
+        shapes.append({axis: dims.setdefault(label, torch.export.Dim(label, min=0))
                        for axis, label in axes.items()} or None)
     return tuple(shapes)
 
