@@ -27,7 +27,8 @@ GlobalForecaster` on every series' training part at once and returns a
   forecast (``tasks/forecast_smoothing.py``) by the weight in ``COMBINE_WEIGHTS`` that the
   held-out windows' absolute error prefers, and every quantile moves with it; the
   intervals are calibrated after the move, so their coverage is the combination's. A
-  panel too short to hold out whole horizons keeps the RNN alone.
+  panel too short to hold out whole horizons keeps the RNN alone. ``partner="theta"``
+  combines with the Theta method instead.
 * **Log values** by default for each series whose training values are all positive
   (growth is then a level shift, as in Smyl's models); quantiles map back through
   ``exp`` exactly, so the intervals keep their calibration.
