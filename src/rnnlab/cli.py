@@ -228,12 +228,10 @@ def _backtest_parser(sub) -> None:
                     "naive, seasonal naive, drift and linear AR: MAE, RMSE, sMAPE, MASE, "
                     "interval coverage and pinball loss."), train=True)
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="write backtest.json, metrics.md and backtest.png here "
-                             "(default: nothing written)")
+                        help="write backtest.json, metrics.md, backtest.png and report.html "
+                             "here (default: nothing written)")
     parser.add_argument("--json", action="store_true",
                         help="print one compact JSON object (metrics and forecasts), last")
-    parser.add_argument("--report", action="store_true",
-                        help="also write DIR/report.html (needs --out)")
     add_config_flags(parser, BacktestConfig, BacktestConfig(), seen={"--seed", "--device"})
     parser.set_defaults(handler=cmd_backtest, _parser=parser)
 
@@ -321,7 +319,8 @@ def _flag_table() -> dict[str, str]:
 
     extra = {"resume": "--resume", "overwrite": "--overwrite", "run_dir": "--out", "out": "--out",
              "nproc": "--nproc", "timeout_s": "--dist-timeout", "threads": "--threads",
-             "weights": "--weights", "split": "--split"}
+             "weights": "--weights", "split": "--split", "analogies": "--analogies",
+             "pairs": "--pairs"}
     from rnnlab.word2vec import Word2VecConfig
 
     configs = [t.config_type for t in all_tasks() if hasattr(t, "config_type")]

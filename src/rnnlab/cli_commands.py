@@ -97,8 +97,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
         raise RnnlabError(f"--out={args.out} is a file; give a folder")
     config = apply_overrides(BacktestConfig(), typed_overrides(args))
-    if config.fit.tensorboard:  # a FitConfig flag; a backtest fits one model per origin
-        raise RnnlabError("--tensorboard is for rnnlab train; rnnlab backtest writes none")
     training_log = logging.getLogger("rnnlab.training")
     level = training_log.level
     if not args.debug:  # one line per epoch of every fit would drown the table
@@ -117,11 +115,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     if args.out is not None:
-        write_backtest(result, args.out)
-        if args.report:
-            from rnnlab.report import write_report
+        from rnnlab.report import write_report
 
-            write_report(args.out)
+        write_backtest(result, args.out)
+        write_report(args.out)
     if args.json:
         print(compact(result.to_json()))
         return 0

@@ -111,6 +111,10 @@ def test_an_image_run_exports_and_predicts_idx_files(tmp_path, capsys):
     got = [json.loads(x) for x in _predict(capsys, run / "model.onnx",
                                            str(tmp_path / "x.idx"), "--json").splitlines()]
     _same_rows(got, want)
+    # Training the folder again from scratch leaves no stale export of the old model.
+    assert cli.main(["train", "classify", "--model", "gru", "--units", "4", "--max-steps",
+                     "1", "--out", str(run), "--overwrite", "--quiet", "--threads", "1"]) == 0
+    assert not (run / "model.onnx").exists() and not (run / "model.onnx.json").exists()
 
 
 def test_export_refuses_what_it_cannot_export(tmp_path, capsys):

@@ -94,7 +94,7 @@ def backtest_run(root) -> Path:
     assert cli.main(["backtest", "--series", str(panel), "--column", "sales", "--time-column",
                      "month", "--id-column", "id", "--horizon", "3", "--windows", "2",
                      "--units", "4", "--ensemble", "1", "--epochs", "2", "--min-steps", "0",
-                     "--device", "cpu", "--quiet", "--out", str(out), "--report"]) == 0
+                     "--device", "cpu", "--quiet", "--out", str(out)]) == 0
     return out
 
 

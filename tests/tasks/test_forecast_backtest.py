@@ -173,7 +173,8 @@ def test_cli_json_is_one_compact_object_last_on_stdout(tmp_path, capsys):
         data["forecasts"][0]["models"]["rnnlab"])
     assert sorted(p.name for p in (tmp_path / "bt").iterdir()) == ["backtest.json",
                                                                    "backtest.png",
-                                                                   "metrics.md"]
+                                                                   "metrics.md",
+                                                                   "report.html"]
     assert "| rnnlab |" in (tmp_path / "bt" / "metrics.md").read_text()
 
 

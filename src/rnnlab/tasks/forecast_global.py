@@ -155,6 +155,7 @@ class GlobalFitConfig(FitConfig):
     max_steps: int | None = option(None, help="stop each fit after N optimizer steps (a "
                                               "quick check)")
     plot: bool = False
+    tensorboard: bool = option(False, cli=False)  # one fit per origin and member: none
     min_steps: int = option(1500, help="train for at least this many optimizer steps: a "
                                        "small panel gets more epochs (and patience)")
 

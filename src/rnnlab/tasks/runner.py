@@ -50,8 +50,10 @@ def resolve_config(task: Task, overrides: Overrides, run: RunDir | None = None) 
 
 
 #: Files the task layer writes around fit's (run.json, review.json) and what is made of a
-#: finished run (report, model card, TensorBoard events): removed on overwrite.
-AROUND_FIT = ("run.json", "review.json", "evaluations.json", "report.html", "README.md")
+#: finished run (report, model card, TensorBoard events, `rnnlab export`'s default
+#: files): removed on overwrite.
+AROUND_FIT = ("run.json", "review.json", "evaluations.json", "report.html", "README.md",
+              "model.onnx", "model.onnx.json", "model.pt2", "model.pt2.json")
 TENSORBOARD = "tensorboard"
 
 FinishHook = Callable[[RunDir], None]
