@@ -131,6 +131,8 @@ def test_the_page_renders_at_phone_and_laptop_widths(browser, reports, kind, tmp
             assert rows == [[m, f"{metrics[m]['mase']:.4f}"] for m in metrics]
             assert browser.execute_script("return document.querySelectorAll('svg polygon')"
                                           ".length") > 0  # the prediction intervals
+            assert browser.execute_script(  # and the histories, in write_backtest's figure
+                "return document.querySelectorAll('img[alt=\"backtest.png\"]').length") == 1
         if kind == "word2vec":
             assert "Nearest neighbours" in browser.page_source
 

@@ -105,6 +105,9 @@ def backtest_sections(info: RunInfo) -> str:
         more = len(by_series) - len(plots)
         note = f'<p class="muted">{more} more series not drawn.</p>' if more > 0 else ""
         parts.append(f'<h3>Forecasts</h3><div class="grid">{"".join(plots)}</div>{note}')
+    # write_backtest's figure shows what the SVGs leave out: each series' history.
+    parts.append(img(info.file("backtest.png"), "backtest.png",
+                     "history, truth, forecast and interval at every origin"))
     return section("Backtest", "".join(parts), ident="backtest")
 
 
