@@ -99,9 +99,42 @@ def test_global_graph_refuses_what_it_does_not_compute():
     from rnnlab.errors import ConfigError
 
     predictor = _global()
-    predictor.weight = 0.5  # a Theta combination (the forecast task's, where it exists)
-    with pytest.raises(ConfigError, match="Theta"):
+    predictor.weight, predictor.partner = 0.5, "theta"
+    with pytest.raises(ConfigError, match="'theta'"):
         global_graph(predictor)
+
+
+def test_the_damped_trend_in_the_graph_is_numpys():
+    from rnnlab.export.forecast import damped_trend as traced
+    from rnnlab.tasks.forecast_smoothing import damped_trend
+
+    histories = [*_histories(3, sizes=(1, 2, 3, 4, 12)), np.array([5.0, -2.0, 7.0, 1.0, 0.0])]
+    arrays = feed({"histories": histories}, {"model": "global"})
+    got = traced(torch.from_numpy(arrays["inputs"][..., 0]).double(),
+                 torch.from_numpy(arrays["lengths"]), 4).numpy()
+    for row, y in zip(got, histories, strict=True):
+        np.testing.assert_allclose(row, damped_trend(y.astype(np.float32).astype(float), 4),
+                                   rtol=1e-12, atol=1e-12)
+
+
+def test_a_combined_global_model_exports_its_combination():
+    ort = pytest.importorskip("onnxruntime")
+    from rnnlab.export.onnx import onnx_bytes
+
+    predictor = _global()
+    predictor.weight = 0.25  # the RNN's quarter, the damped trend's three quarters
+    histories = [*_histories(4, sizes=(2, 5, 9, 16)), np.array([2.0, 3.0, 2.5, 4.0])]
+    want = predictor.forecast(histories)
+    assert not np.allclose(want["mean"], _global().forecast(histories)["mean"])
+    g = global_graph(predictor)
+    got = _run(g, histories)
+    session = ort.InferenceSession(onnx_bytes(g.module, g.inputs, g.outputs, g.dynamic))
+    runtime = dict(zip(g.outputs, session.run(None, feed({"histories": histories},
+                                                          g.metadata)), strict=True))
+    for ours in (got, runtime):
+        assert np.abs(ours["forecast"] - want["mean"]).max() <= 1e-5
+        assert np.abs(ours["lo_80"] - want["lo-80"]).max() <= 1e-5
+        assert np.abs(ours["hi_50"] - want["hi-50"]).max() <= 1e-5
 
 
 @pytest.fixture(scope="module")

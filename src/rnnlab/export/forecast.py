@@ -12,8 +12,10 @@ the preprocessing of each model happens inside the graph:
 * :class:`GlobalGraph` (an ensemble of ``GlobalForecaster``): each history's own scale
   (its in-sample seasonal-naive MAE) and last level, log values where every value is
   positive (``transform`` "auto"/"log"), the last ``window`` values; the ensemble-mean
-  quantiles, the split-conformal corrections, mapped back. Outputs ``forecast`` (the
-  median) and ``lo_L``/``hi_L`` (B, H) per interval level L, as ``GlobalPredictor.forecast``.
+  quantiles, moved towards the damped trend's forecast by the predictor's weight (the
+  trend's grid search runs inside the graph, over each history's valid steps), the
+  split-conformal corrections, mapped back. Outputs ``forecast`` (the median) and
+  ``lo_L``/``hi_L`` (B, H) per interval level L, as ``GlobalPredictor.forecast``.
 
 The graphs are built from model objects (:func:`windowed_graph`, :func:`global_graph`);
 :func:`graph` is the small run-folder glue. Scaling is computed in float64 inside the graph
@@ -29,12 +31,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch._higher_order_ops.scan import scan
 
 from rnnlab.errors import ConfigError, ShapeError
 from rnnlab.export.graph import BATCH, TIME, Graph
 from rnnlab.models.forecaster import Forecaster
 from rnnlab.models.global_forecaster import GlobalForecaster, right_align
 from rnnlab.nn.scan import scan_rnn
+from rnnlab.tasks.forecast_smoothing import _DAMPED_GRID
 from rnnlab.training.runfolder import RunDir
 
 __all__ = ["GlobalGraph", "WindowedGraph", "feed", "global_graph", "graph", "rows",
@@ -141,13 +145,16 @@ class GlobalGraph(nn.Module):
         quantiles: the output levels, with 0.5 among them.
         intervals: ``{L: (lo index, hi index, (H,) correction)}`` per interval level.
         log: read positive histories as logs (the predictor's transform is not "none").
+        weight: the RNN's share of the median, the rest the damped trend's (1: RNN alone).
     """
 
     def __init__(self, models: Sequence[GlobalForecaster], window: int, season: int,
-                 quantiles: Sequence[float], intervals: Mapping[int, tuple], log: bool):
+                 quantiles: Sequence[float], intervals: Mapping[int, tuple], log: bool,
+                 weight: float = 1.0):
         super().__init__()
         self.models = nn.ModuleList(models).eval()
         self.window, self.season, self.log = int(window), int(season), bool(log)
+        self.weight = float(weight)
         self.median = list(quantiles).index(0.5)
         self.levels = sorted(intervals)
         self.pairs = [(intervals[L][0], intervals[L][1]) for L in self.levels]
@@ -175,6 +182,9 @@ class GlobalGraph(nn.Module):
         q = torch.stack([_quantiles(m, x, n).to(torch.float64) for m in self.models])
         q = torch.sort(q.mean(dim=0), dim=-1).values  # (B, H, Q)
         s, lev = scale[:, None], level[:, None]
+        if self.weight != 1.0:  # GlobalPredictor.combined: every quantile moves with it
+            partner = (damped_trend(y, lengths, q.shape[1]) - lev) / s
+            q = q + ((1 - self.weight) * (partner - q[..., self.median]))[..., None]
         outs = [q[..., self.median] * s + lev]
         for L, (lo_i, hi_i) in zip(self.levels, self.pairs, strict=True):
             c = getattr(self, f"correction_{L}")[None, :]
@@ -183,6 +193,45 @@ class GlobalGraph(nn.Module):
         if self.log:
             outs = [torch.where(logged[:, None], torch.exp(o), o) for o in outs]
         return tuple(o.to(torch.float32) for o in outs)
+
+
+def damped_trend(y: Tensor, lengths: Tensor, horizon: int) -> Tensor:
+    """``forecast_smoothing.damped_trend`` of each valid prefix, traceable.
+
+    Args:
+        y: (B, T) float64 values, valid first. lengths: (B,) in [1, T]. horizon: H.
+
+    Returns:
+        (B, H) float64: each history's forecast, the grid search over its own steps (the
+        naive forecast for fewer than 3 values), in the same order of operations as numpy.
+    """
+    grid = torch.as_tensor(_DAMPED_GRID, dtype=y.dtype, device=y.device)  # (G, 3)
+    # Copies, not views: scan refuses a body that closes over aliased tensors.
+    a, b, phi = (grid[:, i].contiguous() for i in range(3))
+    T = y.shape[1]
+    first = y[:, :1]
+    second = y.gather(1, torch.clamp(torch.ones_like(lengths), max=T - 1)[:, None])
+    zeros = torch.zeros_like(first * a)  # (B, G)
+    state = (first + zeros, (second - first) + zeros, zeros.clone())
+    t = torch.arange(T, device=y.device)
+    valid = ((t[:, None] >= 1) & (t[:, None] < lengths[None, :]))[..., None]  # (T, B, 1)
+
+    def step(carry, xs):
+        level, trend, sse = carry
+        v, ok = xs  # (B,), (B, 1)
+        pred = level + phi * trend
+        e = v[:, None] - pred
+        new = (pred + a * e, phi * trend + a * b * e, sse + e * e)
+        kept = tuple(torch.where(ok, n, o) for n, o in zip(new, carry, strict=True))
+        return kept, torch.where(ok, e, 0.0)  # an output the scan needs; unused
+
+    (level, trend, sse), _ = scan(step, state, (y.transpose(0, 1), valid))
+    k = torch.argmin(sse, dim=1, keepdim=True)  # (B, 1): the first least, as numpy's
+    h = torch.arange(1, horizon + 1, device=y.device, dtype=y.dtype)[None, :]
+    damp = torch.cumsum(phi[k[:, 0]][:, None] ** h, dim=1)  # (B, H)
+    out = level.gather(1, k) + damp * trend.gather(1, k)
+    last = y.gather(1, (lengths - 1)[:, None])
+    return torch.where((lengths < 3)[:, None], last, out)
 
 
 def _left_align(x: Tensor, n: Tensor) -> Tensor:
@@ -210,10 +259,11 @@ def _series_scale(y: Tensor, lengths: Tensor, season: int) -> Tensor:
 
 def _check_exportable(predictor) -> None:
     """Refuse what the global graph does not compute (yet), rather than export it wrong."""
-    if getattr(predictor, "weight", 1.0) != 1.0:
-        raise ConfigError(f"this global model is combined with Theta (weight="
-                          f"{predictor.weight}), which the exported graph does not compute; "
-                          "train it with combine=False to export it")
+    if getattr(predictor, "weight", 1.0) != 1.0 and getattr(predictor, "partner",
+                                                             "damped") != "damped":
+        raise ConfigError(f"this global model is combined with {predictor.partner!r} "
+                          f"(weight={predictor.weight}), which the exported graph does not "
+                          "compute; train it with partner='damped' or combine=False")
     for m in predictor.models:
         c = m.config
         if c.input_size != 1 or getattr(c, "future_size", 0) or getattr(c, "id_dim", 0):
@@ -240,13 +290,13 @@ def global_graph(predictor, *, horizon: int | None = None) -> Graph:
     intervals = {L: (q.index(lo), q.index(hi), predictor.corrections.get(
         L, np.zeros(predictor.horizon))) for L, (lo, hi) in interval_levels(q).items()}
     module = GlobalGraph(predictor.models, predictor.window, predictor.season, q, intervals,
-                         predictor.transform != "none")
+                         predictor.transform != "none", getattr(predictor, "weight", 1.0))
     W = predictor.window
     example = {"inputs": torch.rand(2, W + 3, 1) + 1, "lengths": torch.tensor([W + 3, 2])}
     outputs = ("forecast", *(f"{side}_{L}" for L in sorted(intervals) for side in ("lo", "hi")))
     metadata = {"task": TASK, "model": "global", "window": W, "horizon": predictor.horizon,
                 "season": predictor.season, "quantiles": q, "levels": sorted(intervals),
-                "transform": predictor.transform}
+                "transform": predictor.transform, "weight": module.weight}
     return Graph(module, example, outputs, _DYNAMIC, metadata)
 
 
