@@ -125,3 +125,17 @@ def test_export_refuses_what_it_cannot_export(tmp_path, capsys):
     assert cli.main(["export", str(run), "--out", str(tmp_path / "x.onnx")]) == 2
     assert "bnmlp" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_an_out_that_does_not_match_the_format_is_refused_before_tracing(sequence_run,
+                                                                          tmp_path, capsys):
+    _, run = sequence_run
+    assert cli.main(["export", str(run), "--format", "onnx", "--out",
+                     str(tmp_path / "x.pt2")]) == 2
+    err = capsys.readouterr().err
+    assert "must end in .onnx" in err and "--out" in err
+    assert not (tmp_path / "x.pt2").exists()
+    # A new folder for the file is made.
+    assert cli.main(["export", str(run), "--out", str(tmp_path / "new" / "m.onnx"),
+                     "--quiet"]) == 0
+    assert (tmp_path / "new" / "m.onnx").is_file()

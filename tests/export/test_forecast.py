@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace as dataclasses_replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -77,6 +78,20 @@ def test_windowed_graph_is_the_forecast(kind, steps):
     got = _run(graph, histories)["forecast"]
     assert got.shape == (len(histories), steps)
     assert np.abs(got - want).max() <= 1e-5
+
+
+def test_a_run_that_chose_recursive_exports_recursive_forecasts():
+    loaded = _windowed("direct-lstm")  # a direct head of 4 steps
+    loaded.method = "recursive"  # what its multistep.json chose
+    graph = windowed_graph(loaded.model, window=W, horizon=3, mean=3.0, std=2.5,
+                           relative=loaded.config.relative, method=loaded.method)
+    histories = _histories()
+    want = np.stack([loaded.forecast(h, 3) for h in histories])
+    direct = np.stack([dataclasses_replace(loaded, method="direct").forecast(h, 3)
+                       for h in histories])
+    assert np.abs(want - direct).max() > 1e-3  # the two methods differ here
+    assert graph.metadata["method"] == "recursive"
+    assert np.abs(_run(graph, histories)["forecast"] - want).max() <= 1e-5
 
 
 @pytest.mark.parametrize("options", [{}, {"transform": "none", "layers": 2, "skip": 3}])

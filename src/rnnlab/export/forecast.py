@@ -64,17 +64,19 @@ class WindowedGraph(nn.Module):
         horizon: H, the values forecast.
         mean, std: the run's standard scaler.
         relative: windows were taken relative to their last value in training.
+        method: "auto" (direct when the head covers the horizon), "direct" or "recursive"
+            (a run's ``multistep.json`` choice; "direct" beyond the head is recursive).
     """
 
     def __init__(self, model: Forecaster, window: int, horizon: int, mean: float = 0.0,
-                 std: float = 1.0, relative: bool = False):
+                 std: float = 1.0, relative: bool = False, method: str = "auto"):
         super().__init__()
         if model.config.input_size != 1 or model.config.output_size != 1:
             raise ConfigError("only univariate forecasters (input_size=output_size=1) export")
         self.model = model.eval()
         self.window, self.horizon = int(window), int(horizon)
         self.mean, self.std, self.relative = float(mean), float(std), bool(relative)
-        self.direct = model.config.horizon >= self.horizon
+        self.direct = model.config.horizon >= self.horizon and method != "recursive"
 
     def _next_step(self, x: Tensor) -> Tensor:
         """(B, W, 1) -> (B, 1): the prediction after the last step, from a zero state."""
@@ -103,8 +105,16 @@ class WindowedGraph(nn.Module):
 
 
 def windowed_graph(model: Forecaster, *, window: int, horizon: int, mean: float = 0.0,
-                   std: float = 1.0, relative: bool = False) -> Graph:
+                   std: float = 1.0, relative: bool = False, method: str = "auto") -> Graph:
     """A :class:`Graph` of a windowed ``Forecaster``: (inputs, lengths) -> forecast (B, H).
+
+    Args:
+        model: the trained ``Forecaster``. window: W. horizon: H values per call.
+        mean, std: the run's scaler. relative: ``window_norm="last"`` in training.
+        method: how H steps are forecast, as ``LoadedForecast.method``.
+
+    Returns:
+        The ``Graph`` (outputs ``("forecast",)``).
 
     Example:
         >>> from rnnlab.models.forecaster import ForecasterConfig
@@ -112,7 +122,7 @@ def windowed_graph(model: Forecaster, *, window: int, horizon: int, mean: float 
         >>> g.outputs
         ('forecast',)
     """
-    module = WindowedGraph(model, window, horizon, mean, std, relative)
+    module = WindowedGraph(model, window, horizon, mean, std, relative, method)
     example = {"inputs": torch.randn(2, window + 2, 1), "lengths": torch.tensor([window + 2,
                                                                                  window])}
     metadata = {"task": TASK, "model": "windowed", "window": window, "horizon": horizon,
@@ -170,7 +180,8 @@ class GlobalGraph(nn.Module):
         valid = torch.arange(T, device=y.device)[None, :] < lengths[:, None]
         logged = torch.zeros_like(lengths, dtype=torch.bool)
         if self.log:
-            logged = ((y > 0) | ~valid).all(dim=1)  # not torch.where: ORT has no bool Where
+            # Every valid value positive; the padding is left out by `| ~valid`.
+            logged = ((y > 0) | ~valid).all(dim=1)
             y = torch.where(logged[:, None] & valid, torch.log(torch.where(valid & (y > 0), y,
                                                                              1.0)), y)
         scale = _series_scale(y, lengths, self.season)  # (B,)
@@ -249,7 +260,9 @@ def _series_scale(y: Tensor, lengths: Tensor, season: int) -> Tensor:
     valid = t < lengths[:, None]
     scale = torch.where(valid, y.abs(), 0.0).sum(1) / lengths  # the fallback: mean |y|
     scale = torch.where(scale > 0, scale, 1.0)
-    for m in (1, season) if season != 1 else (1,):  # later wins: season first, as there
+    # Lag 1 first, then the season's lag overrides it where defined: series_scale tries the
+    # season first and falls back to lag 1, which is the same choice.
+    for m in (1, season) if season != 1 else (1,):
         diff = (y - torch.roll(y, m, dims=1)).abs()
         used = valid & (t >= m)
         d = torch.where(used, diff, 0.0).sum(1) / (lengths - m).clamp(min=1)
@@ -325,7 +338,8 @@ def graph(run: RunDir, *, weights: str = "best", horizon: int | None = None,
     config = loaded.config
     return windowed_graph(loaded.model, window=config.data.window,
                           horizon=horizon or config.data.horizon, mean=loaded.scaler.mean,
-                          std=loaded.scaler.std, relative=config.relative)
+                          std=loaded.scaler.std, relative=config.relative,
+                          method=getattr(loaded, "method", "auto"))
 
 
 def feed(inputs: Mapping[str, Any], metadata: Mapping) -> dict[str, np.ndarray]:

@@ -136,14 +136,20 @@ def write_onnx(graph: Graph, path: str | Path) -> Path:
 
 
 def read_metadata(path: str | Path) -> dict:
-    """The metadata of an exported file: its ``FILE.json`` sidecar, else the ONNX props.
+    """The metadata of an exported file: the ONNX file's own, else its ``FILE.json``.
+
+    The file's own copy wins: a sidecar left over from another export cannot mislead.
+
+    Args:
+        path: an ``.onnx`` file written by :func:`write_onnx`.
+
+    Returns:
+        The metadata dict (task, labels, scaler, ...).
 
     Raises:
         DataError: neither holds rnnlab's metadata.
     """
     path = Path(path)
-    if sidecar(path).is_file():
-        return json.loads(sidecar(path).read_text(encoding="utf-8"))
     try:
         import onnx
     except ImportError:
@@ -153,6 +159,8 @@ def read_metadata(path: str | Path) -> dict:
                  .metadata_props}
         if METADATA_KEY in props:
             return json.loads(props[METADATA_KEY])
+    if sidecar(path).is_file():
+        return json.loads(sidecar(path).read_text(encoding="utf-8"))
     raise DataError(f"{path} carries no rnnlab metadata (neither {sidecar(path).name} "
                           f"nor ONNX metadata_props[{METADATA_KEY!r}]); export it with "
                           "rnnlab export")

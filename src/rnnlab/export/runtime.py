@@ -36,7 +36,7 @@ EXPORTERS = {"classify": "rnnlab.export.classify", "text": "rnnlab.export.text",
 #: Format -> the file suffix it writes.
 FORMATS = {"onnx": ".onnx", "torch-export": ".pt2"}
 #: Examples per call of an exported graph (bounds the memory of the big ones).
-BATCH = 256
+CALL_BATCH = 256
 
 
 def exporter(task: str) -> ModuleType:
@@ -73,8 +73,14 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, *, format: st
     if format not in FORMATS:
         raise choice_error("format", format, FORMATS)
     task, run = task_of_run(run_dir)
-    graph = exporter(task.name).graph(run, weights=weights, **options)
     path = Path(out) if out is not None else run.file("model" + FORMATS[format])
+    if path.suffix.lower() != FORMATS[format]:  # predict reads a file by its suffix
+        raise ConfigError(f"out={str(path)!r} must end in {FORMATS[format]} for "
+                          f"format={format!r}")
+    if path.is_dir():
+        raise ConfigError(f"out={str(path)!r} is a folder; name the file to write")
+    graph = exporter(task.name).graph(run, weights=weights, **options)  # the slow part
+    path.parent.mkdir(parents=True, exist_ok=True)
     if format == "onnx":
         from rnnlab.export.onnx import write_onnx
 
@@ -135,7 +141,7 @@ def open_file(path: str | Path):
     return call, metadata
 
 
-def run_file(path: str | Path, arrays: Mapping[str, np.ndarray], *, batch_size: int = BATCH,
+def run_file(path: str | Path, arrays: Mapping[str, np.ndarray], *, batch_size: int = CALL_BATCH,
              opened=None) -> tuple[dict[str, np.ndarray], dict]:
     """Run an exported file on named input arrays, in batches along the first axis.
 

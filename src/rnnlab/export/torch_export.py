@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -56,9 +57,11 @@ def write_program(graph: Graph, path: str | Path) -> Path:
     path = Path(path)
     metadata = {**graph.metadata, "inputs": list(graph.inputs), "outputs": list(graph.outputs)}
     program = export_program(graph.module, graph.inputs, graph.dynamic)
+    tmp = path.with_name(path.name + ".tmp")
     with quiet_exporter():
-        torch.export.save(program, str(path),
+        torch.export.save(program, str(tmp),
                           extra_files={f"{METADATA_KEY}.json": json.dumps(metadata)})
+    os.replace(tmp, path)  # a program half written is never left under the name
     write_json_atomic(sidecar(path), metadata)
     log.debug("wrote %s and %s", path, sidecar(path).name)
     return path
