@@ -115,10 +115,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     if args.out is not None:
-        from rnnlab.report import write_report
+        from rnnlab.report import after_results
 
         write_backtest(result, args.out)
-        write_report(args.out)
+        after_results(args.out)  # a report that fails warns; the backtest is saved
     if args.json:
         print(compact(result.to_json()))
         return 0

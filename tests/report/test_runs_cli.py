@@ -74,6 +74,23 @@ def test_a_refused_command_writes_no_status(runs, tmp_path):
     assert not (tmp_path / "new").exists()
 
 
+def test_a_resume_the_task_refuses_changes_nothing(runs, tmp_path, monkeypatch):
+    from rnnlab.errors import ConfigError
+    from rnnlab.tasks.classify import ClassifyTask
+
+    run = tmp_path / "copy"
+    shutil.copytree(runs / "digits", run)
+    files = ("run.json", "report.html", "README.md")
+    before = {n: hashlib.sha256((run / n).read_bytes()).hexdigest() for n in files}
+
+    def refuse(self, config, run, **kw):  # a check inside the task (text's same split)
+        raise ConfigError("split differs from the run's")
+
+    monkeypatch.setattr(ClassifyTask, "train", refuse)
+    assert train("classify", "--resume", "--out", str(run), "--quiet") == 2
+    assert {n: hashlib.sha256((run / n).read_bytes()).hexdigest() for n in files} == before
+
+
 def test_a_resumed_run_adds_a_session_and_ends_finished(runs, tmp_path):
     run = tmp_path / "stopped"
     shutil.copytree(runs / "stopped", run)
@@ -103,6 +120,18 @@ def test_runs_list_one_line_per_run(runs, capsys):
         "broken": "failed"}
     assert cli.main(["runs", "list", str(runs / "nothing-here")]) == 2
     assert capsys.readouterr().err.startswith("rnnlab: error:")
+
+
+def test_a_damaged_run_is_listed_as_unreadable_beside_the_others(runs, tmp_path, capsys):
+    root = tmp_path / "runs"
+    shutil.copytree(runs / "digits", root / "good")
+    shutil.copytree(runs / "digits", root / "bad")
+    (root / "bad" / "config.json").write_text("{not json")
+    (root / "good" / "tensorboard" / "config.json").parent.mkdir()
+    (root / "good" / "tensorboard" / "config.json").write_text("{}")  # inside a run: no run
+    assert cli.main(["runs", "list", str(root), "--json"]) == 0
+    rows = {r["path"]: r["status"] for r in json.loads(capsys.readouterr().out)}
+    assert rows == {"bad": "unreadable", "good": "finished"}
 
 
 def test_runs_compare_shows_the_differences_and_the_metrics(runs, tmp_path, capsys):
@@ -202,3 +231,7 @@ def test_overwrite_removes_what_was_made_of_the_previous_run(runs, tmp_path):
     log = json.loads((run / "run.json").read_text())
     assert len(log["sessions"]) == 1 and log["status"] == "finished"
     assert {"report.html", "README.md", "review.json"} <= {p.name for p in run.iterdir()}
+    # A README.md of the user's own survives --overwrite; the model card is rnnlab's.
+    (run / "README.md").write_text("# my notes\n")
+    assert train("classify", *DIGITS, "--max-steps", "2", "--overwrite", "--out", str(run)) == 0
+    assert (run / "README.md").read_text() == "# my notes\n"

@@ -77,7 +77,7 @@ def render_report(run_dir: str | os.PathLike, **options) -> str:
 def default_output(run_dir: str | os.PathLike) -> Path:
     """Where the report goes by default: RUN/report.html (beside a vector file: NAME.html)."""
     p = Path(run_dir)
-    return p / REPORT if p.is_dir() else p.with_name(p.name.split(".")[0] + ".report.html")
+    return p / REPORT if p.is_dir() else p.with_name(p.with_suffix("").name + ".report.html")
 
 
 def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,

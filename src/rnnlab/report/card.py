@@ -9,6 +9,7 @@ ships or downloads; a user's own file is "unknown" (say it yourself).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shlex
 from pathlib import Path
@@ -18,6 +19,9 @@ from rnnlab.config import flag_of, option_of
 from rnnlab.report import run as runinfo
 from rnnlab.report.html import num
 from rnnlab.report.run import RunInfo, read_run
+from rnnlab.tasks.review import CARD_MARKER
+
+logger = logging.getLogger(__name__)
 
 CARD = "README.md"
 
@@ -66,7 +70,7 @@ def _flag_value(value) -> list[str]:
         return [",".join(map(str, value)) or "none"]
     if value is None:
         return ["none"]
-    return [f"{value:g}" if isinstance(value, float) else str(value)]
+    return [repr(value) if isinstance(value, float) else str(value)]  # every digit
 
 
 def reproduce_command(info: RunInfo) -> str | None:
@@ -110,7 +114,8 @@ def reproduce_command(info: RunInfo) -> str | None:
 def model_card(info: RunInfo) -> str:
     """The model card of a run, as Markdown."""
     key, value = runinfo.key_metric(info)
-    lines = [f"# {info.kind} run: {runinfo.model(info)} on {runinfo.dataset(info)}", "",
+    lines = [CARD_MARKER, f"# {info.kind} run: {runinfo.model(info)} on "
+             f"{runinfo.dataset(info)}", "",
              f"Trained with rnnlab {info.log.get('versions', {}).get('rnnlab', '')}".rstrip()
              + f"; status: {runinfo.status(info)}; {runinfo.epochs(info) or 0} epoch(s) in "
              f"{_secs(runinfo.seconds(info))}.", "", "## Data", ""]
@@ -153,11 +158,16 @@ def _secs(value: float | None) -> str:
 def write_model_card(run_dir: str | os.PathLike) -> Path:
     """Write ``README.md`` (the model card) into a run folder; returns its path.
 
+    A ``README.md`` that rnnlab did not write (no ``CARD_MARKER``) is kept as it is.
+
     Example:
         >>> write_model_card("runs/digits")                             # doctest: +SKIP
         PosixPath('runs/digits/README.md')
     """
     info = read_run(run_dir)
     path = info.file(CARD)
+    if path.is_file() and not path.read_text(errors="replace").startswith(CARD_MARKER):
+        logger.warning("%s is not rnnlab's model card: kept, the card is not written", path)
+        return path
     atomic_write_bytes(path, model_card(info).encode("utf-8"))
     return path

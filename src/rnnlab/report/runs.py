@@ -8,16 +8,19 @@ curves overlaid on one self-contained page.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rnnlab.errors import ConfigError
+from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.report import run as runinfo
 from rnnlab.report.html import figure, page, seconds, section, table
 from rnnlab.report.run import RunInfo, read_run
 from rnnlab.report.sections_common import NOT_CURVES
 from rnnlab.report.svg import PALETTE, Series, line_chart
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class RunRow:
                           seconds(self.seconds), self.status])
 
     def to_json(self) -> dict:
+        """The row as a JSON-able dict (``rnnlab runs list --json``)."""
         return asdict(self)
 
 
@@ -50,7 +54,13 @@ def find_runs(root: str | os.PathLike) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"runs folder {str(root)!r} does not exist or is not a folder")
-    found = {p.parent for name in ("config.json", "backtest.json") for p in root.rglob(name)}
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        if "config.json" in files or "backtest.json" in files:
+            found.append(Path(folder))
+            subfolders.clear()  # a run's own folders (tensorboard/) hold no runs
+        else:
+            subfolders[:] = [d for d in subfolders if not d.startswith(".")]
     return sorted(found)
 
 
@@ -73,7 +83,15 @@ def list_runs(root: str | os.PathLike = "runs") -> list[RunRow]:
         digits  classify  digits  gru 64x1  val_accuracy=0.9733  15 ep  21.4 s  finished
     """
     root = Path(root)
-    return [row_of(read_run(p), root) for p in find_runs(root)]
+    rows = []
+    for path in find_runs(root):
+        try:
+            rows.append(row_of(read_run(path), root))
+        except RnnlabError as e:  # one damaged folder must not hide the others
+            log.warning("%s: %s", path, e)
+            rows.append(RunRow(os.path.relpath(path, root), "?", "?", "?", "-", None, None,
+                               None, "unreadable"))
+    return rows
 
 
 def _flat(config: dict) -> dict[str, object]:

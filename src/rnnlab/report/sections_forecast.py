@@ -61,9 +61,14 @@ def metrics_rows(metrics: dict) -> tuple[list[str], list[list]]:
     return head, rows
 
 
+def _order(origin) -> tuple:
+    """Sort key of an origin as the JSON holds it: numbers by value, ISO dates as text."""
+    return (0, float(origin), "") if isinstance(origin, int | float) else (1, 0.0, str(origin))
+
+
 def _series_plot(series_id: str, entries: list[dict]) -> str:
     """One series' held-out values, the model's mean and widest interval, and naive."""
-    entries = sorted(entries, key=lambda e: str(e.get("origin")))
+    entries = sorted(entries, key=lambda e: _order(e.get("origin")))
     y, mean, lo, hi, naive = [], [], [], [], []
     levels = sorted({int(k[3:]) for e in entries for k in e["models"].get("rnnlab", {})
                      if k.startswith("lo-")})

@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 RUN_JSON = "run.json"
 REVIEW = "review.json"
 STATUSES = ("running", "finished", "interrupted", "failed")
+#: The model card's first line: ``--overwrite`` removes a README.md only if rnnlab wrote it.
+CARD_MARKER = "<!-- the model card of an rnnlab run; rnnlab rewrites this file -->"
 #: Misclassified examples kept for the report (the most confident mistakes first).
 MISTAKES = 8
 #: An image is kept as pixels only up to this many (a 28x28 image is 784).
@@ -77,6 +79,9 @@ class RunLog:
             except (OSError, ValueError):  # a damaged log must not stop a resume
                 previous = {}
         self.sessions = list(previous.get("sessions", [])) if isinstance(previous, dict) else []
+        if self.sessions and self.sessions[-1].get("status") == "running":
+            # the process that wrote it is gone (killed): that session was interrupted
+            self.sessions[-1] = {**self.sessions[-1], "status": "interrupted"}
         self.session = {"command": None if command is None else [str(c) for c in command],
                         "resumed": run.claimed == "resume", "pid": os.getpid(),
                         "host": platform.node(),
@@ -219,7 +224,11 @@ def review_examples(run: RunDir, predictor: Any, examples: Any, train_idx, val_i
         n = None if val.lengths is None else int(val.lengths[i])
         return {"trace": sequence_trace(val.x[i], n), "id": str(val.ids[i])}
 
-    proba = predictor.proba(val) if len(val) else np.zeros((0, len(examples.labels)))
+    try:
+        proba = predictor.proba(val) if len(val) else np.zeros((0, len(examples.labels)))
+    except Exception as e:  # the run is trained; its review must not fail it
+        logger.warning("could not score the val part for %s: %s", run.file(REVIEW), e)
+        return
     write_review(run, proba=proba, y=val.y.numpy(), labels=examples.labels, data=data,
                  show=show)
 
@@ -245,8 +254,12 @@ def review_texts(run: RunDir, predictor: Any, texts: Sequence[str], labels: np.n
             "lengths": length_histogram(words), "length_unit": "words"}
     if tokenizer is not None and val_texts:
         data["coverage"] = _coverage(tokenizer, val_texts)
-    proba = (predictor.predict_proba(val_texts) if val_texts
-             else np.zeros((0, len(classes))))
+    try:
+        proba = (predictor.predict_proba(val_texts) if val_texts
+                 else np.zeros((0, len(classes))))
+    except Exception as e:  # the run is trained; its review must not fail it
+        logger.warning("could not score the val part for %s: %s", run.file(REVIEW), e)
+        return
     write_review(run, proba=proba, y=labels[val_idx], labels=classes, data=data,
                  show=lambda i: {"text": val_texts[i][:MAX_TEXT]})
 

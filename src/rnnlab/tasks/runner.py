@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnlab.errors import ConfigError
+from rnnlab._fs import atomic_write_bytes
+from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.tasks.base import (
     Task,
     TrainResult,
@@ -52,9 +53,10 @@ def resolve_config(task: Task, overrides: Overrides, run: RunDir | None = None) 
 #: Files the task layer writes around fit's (run.json, review.json) and what is made of a
 #: finished run (report, model card, TensorBoard events, `rnnlab export`'s default
 #: files): removed on overwrite.
-AROUND_FIT = ("run.json", "review.json", "evaluations.json", "report.html", "README.md",
+AROUND_FIT = ("run.json", "review.json", "evaluations.json", "report.html",
               "model.onnx", "model.onnx.json", "model.pt2", "model.pt2.json")
 TENSORBOARD = "tensorboard"
+CARD = "README.md"
 
 FinishHook = Callable[[RunDir], None]
 _FINISH_HOOKS: list[FinishHook] = []
@@ -105,12 +107,15 @@ def claimed(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool,
     if overwrite and run.writable:
         clear_artefacts(run)
     log = RunLog(run, command)
+    before = _untouched(run)
     log.write("running")
     try:
         yield run
     except BaseException as e:
         if not existed and run.path.is_dir() and not run.last.exists():
             shutil.rmtree(run.path, ignore_errors=True)
+        elif isinstance(e, RnnlabError) and _untouched(run)[1] == before[1]:
+            before[0]()  # refused inside the task (a --resume conflict): nothing changes
         else:
             log.write("interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
             _finished(run)
@@ -119,12 +124,33 @@ def claimed(run_dir: str | os.PathLike, *, resume: bool, overwrite: bool,
     _finished(run)
 
 
+def _untouched(run: RunDir) -> tuple[Callable[[], None], int | None]:
+    """``(restore run.json as it is now, the last checkpoint's mtime)``: a command that
+    trained nothing before its error leaves the folder as it found it."""
+    path = run.file("run.json")
+    old = path.read_bytes() if path.is_file() else None
+
+    def restore() -> None:
+        if not run.writable:
+            return
+        if old is None:
+            path.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(path, old)
+
+    return restore, (run.last.stat().st_mtime_ns if run.last.exists() else None)
+
+
 def clear_artefacts(run: RunDir) -> None:
     """Remove every task's artefacts from a folder that is being overwritten."""
     from rnnlab.tasks.base import all_tasks
+    from rnnlab.tasks.review import CARD_MARKER
 
     for name in {a for t in all_tasks() for a in t.artefacts} | set(AROUND_FIT):
         run.file(name).unlink(missing_ok=True)
+    card = run.file(CARD)
+    if card.is_file() and card.read_text(errors="replace").startswith(CARD_MARKER):
+        card.unlink()  # a README.md of the user's own stays
     shutil.rmtree(run.file(TENSORBOARD), ignore_errors=True)
 
 
@@ -159,9 +185,13 @@ def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
         config = resolve_config(task, overrides or {}, existing if resume else None)
     elif overrides:
         config = apply_overrides(config, overrides)
-    callbacks = (*callbacks, *_tensorboard(config, run_dir))  # a missing package: refused
-    with claimed(run_dir, resume=resume, overwrite=overwrite, command=command) as run:
-        return task.train(config, run, resume=resume, callbacks=callbacks)
+    board = _tensorboard(config, run_dir)  # a missing package: refused before the claim
+    try:
+        with claimed(run_dir, resume=resume, overwrite=overwrite, command=command) as run:
+            return task.train(config, run, resume=resume, callbacks=(*callbacks, *board))
+    finally:
+        for callback in board:  # fit's end closes it; an error inside fit does not
+            callback.close()
 
 
 def _tensorboard(config: Any, run_dir: str | os.PathLike) -> tuple:

@@ -78,7 +78,15 @@ class TensorBoardCallback(Callback):
 
     @property
     def log_dir(self) -> Path:
+        """``RUN_DIR/tensorboard``, where the event files go."""
         return self.run_dir / FOLDER
+
+    def close(self) -> None:
+        """Close the writer (and its thread) if fit ended without ``on_fit_end``: an
+        error or Ctrl-C inside fit; the events written so far stay."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
     def on_fit_start(self, *, config, steps_per_epoch, epoch, step):
         from torch.utils.tensorboard import SummaryWriter
