@@ -152,3 +152,12 @@ def test_panel_covariates_stack_past_then_future_then_the_calendar(tmp_path):
     assert cov.names == ("price", "promo", "season-sin", "season-cos")
     assert cov.num_past == 1 and cov.num_future == 3
     np.testing.assert_allclose(cov.future[0][12, 1:], [0.0, 1.0], atol=1e-12)  # January
+
+
+def test_an_id_embedding_needs_the_series_it_was_trained_on():
+    rng = np.random.default_rng(5)
+    ys = [20 + rng.normal(0, 1, 30) for _ in range(4)]
+    p = _fit(ys, None, model=dataclasses.replace(TINY_MODEL, id_embedding=2))
+    assert p.forecast(ys)["mean"].shape == (4, 3)
+    with pytest.raises(ConfigError, match="ids of 4 series; got 3 histories"):
+        p.forecast(ys[:3])

@@ -340,7 +340,8 @@ class GlobalPredictor:
         Args:
             histories: per series, its values (at least one), in the order trained on
                 when the model has an id embedding.
-            scales: per series, its scale (default: fitted on the history itself).
+            scales: per series, its scale (default: fitted on the history itself; a
+                series read as logs always fits its own, on the logs).
             covariates: the covariates the model was trained with, raw, past ones to at
                 least each history's end, future ones H values past it.
 
@@ -351,15 +352,20 @@ class GlobalPredictor:
         logs = self.logged(histories)
         if any(logs):  # quantiles of log values are the logs of the quantiles: map back
             plain = dataclasses.replace(self, transform="none")
+            # The scales of log values are fitted on them: the caller's are in raw units.
             out = plain.forecast([np.log(y) if g else y for y, g in zip(histories, logs,
                                                                           strict=True)],
-                                 scales, covariates)
+                                 None, covariates)
             return {k: np.where(np.reshape(logs, (-1,) + (1,) * (v.ndim - 1)), np.exp(v), v)
                     for k, v in out.items()}
         if scales is None:
             scales = [series_scale(y, self.season) for y in histories]
         ends = [[len(y)] for y in histories]
         lengths = [len(y) for y in histories]
+        trained = self.models[0].config.num_series if self.models else 0
+        if trained and len(histories) != trained:
+            raise ConfigError(f"this model embeds the ids of {trained} series; got "
+                              f"{len(histories)} histories (give them in the training order)")
         if covariates is not None:
             covariates.check_horizon(lengths, self.horizon,
                                      [f"series {i}" for i in range(len(histories))])
