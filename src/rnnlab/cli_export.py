@@ -36,6 +36,7 @@ def add_export_parser(sub, common: Callable[[argparse.ArgumentParser],
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """``rnnlab export RUN``: write the run's model as one file; prints where (0 = done)."""
     from rnnlab.export.onnx import sidecar
     from rnnlab.export.runtime import export_run
 

@@ -66,6 +66,7 @@ def _compact(obj) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """``rnnlab report RUN``: write the run's HTML report; prints its path."""
     from rnnlab.report import write_report
 
     options = {k: getattr(args, k) for k in ("analogies", "pairs") if getattr(args, k)}
@@ -75,6 +76,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
+    """``rnnlab runs list [DIR]``: one line (or JSON object) per run folder under DIR."""
     from rnnlab.report import list_runs
 
     rows = list_runs(args.root)
@@ -88,6 +90,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_compare(args: argparse.Namespace) -> int:
+    """``rnnlab runs compare RUN...``: config differences and metrics side by side."""
     from rnnlab._fs import atomic_write_bytes
     from rnnlab.report import compare_runs, comparison_html, comparison_text
 

@@ -221,7 +221,15 @@ def run_backtest(config: BacktestConfig, *, progress: Callable[[int, int], None]
 
 def panel_covariates(panel: Panel, d: BacktestDataConfig) -> Covariates | None:
     """The panel's covariates (``--past-covariates``, ``--future-covariates``,
-    ``--calendar``), or None when there are none."""
+    ``--calendar``).
+
+    Args:
+        panel: the panel read. d: the data part naming the columns.
+
+    Returns:
+        ``Covariates`` aligned with ``panel.series`` (the calendar's sin and cos last among
+        the future ones), or None when there are none.
+    """
     past = list(d.past_covariates)
     future = list(d.future_covariates)
     if not (past or future or d.calendar):

@@ -42,10 +42,12 @@ class Covariates:
 
     @property
     def num_past(self) -> int:
+        """P, the past covariates per step."""
         return self.past[0].shape[1] if self.past else 0
 
     @property
     def num_future(self) -> int:
+        """F, the future covariates per step."""
         return self.future[0].shape[1] if self.future else 0
 
     def cut(self, lengths: Sequence[int], horizon: int) -> Covariates:

@@ -391,8 +391,16 @@ class GlobalPredictor:
 
 def partner_forecasts(histories: Sequence[np.ndarray], scales: Sequence[float], ends,
                       horizon: int, season: int, partner: str = "damped") -> np.ndarray:
-    """(N, H) the partner's forecasts at the given ends, in ``make_examples``' order and
-    units."""
+    """The partner's forecasts at the given ends, in ``make_examples``' order and units.
+
+    Args:
+        histories: per series, its values. scales: per series, its scale.
+        ends: per series, the positions t a forecast starts from (y[:t] is seen).
+        horizon: H. season: the season length. partner: a key of ``PARTNERS``.
+
+    Returns:
+        (N, H) float64: ``(forecast - y[t - 1]) / scale`` per end.
+    """
     method = PARTNERS[partner]
     rows = [(method(y[:t], horizon, season) - y[t - 1]) / s
             for y, s, ends_i in zip(histories, scales, ends, strict=True) for t in ends_i]
