@@ -8,10 +8,7 @@ eager model on what training would have fed it (``pad_sequences`` of the valid p
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import importlib.util
-import io
 import random
 import warnings
 
@@ -21,7 +18,9 @@ import torch
 
 from rnnlab.errors import ConfigError
 from rnnlab.export.graph import Graph
+from rnnlab.export.onnx import onnx_bytes
 from rnnlab.export.text import feed, from_predictor, graph, ngram_buckets, repad, rows
+from rnnlab.export.torch_export import export_program
 from rnnlab.models.text import TextClassifier, TextModelConfig
 from rnnlab.models.text_nbsvm import NgramLinear
 from rnnlab.models.text_ngrams import _hash_rows, ngram_rows
@@ -35,42 +34,19 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 VOCAB, MAXLEN, JUNK = 30, 6, 10**6  # JUNK past every length: would break any lookup
-HAS_SCAN = importlib.util.find_spec("rnnlab.nn.scan") is not None
-needs_scan = pytest.mark.skipif(not HAS_SCAN, reason="the traceable scan (rnnlab.nn.scan, "
-                                "branch export) is not on this branch")
 # (B, T, lengths): none of them the export's (2, 7); T below and above MAXLEN; length 0.
 BATCHES = [(1, 3, [0]), (5, 11, [0, 1, 11, 4, 6]), (3, 4, [4, 2, 0]), (4, 9, [9, 7, 6, 5])]
 
 
-def _dims(g: Graph):
-    dims: dict = {}
-    return tuple({axis: dims.setdefault(label, torch.export.Dim(label, min=0))
-                  for axis, label in g.dynamic[name].items()} for name in g.inputs)
-
-
-@contextlib.contextmanager
-def _quiet():
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
-
-
 def _onnx(g: Graph):
-    """An onnxruntime session of ``g`` (the export branch's writer does the same)."""
-    with _quiet(), torch.no_grad():
-        program = torch.onnx.export(g.module, tuple(g.inputs.values()), dynamo=True,
-                                    input_names=list(g.inputs), output_names=list(g.outputs),
-                                    dynamic_shapes=_dims(g), opset_version=18)
-    blob = program.model_proto.SerializeToString()
+    """An onnxruntime session of ``g``, written by rnnlab's own ONNX writer."""
+    blob = onnx_bytes(g.module, g.inputs, g.outputs, g.dynamic)
     session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
     return lambda arrays: dict(zip(g.outputs, session.run(None, dict(arrays)), strict=True))
 
 
 def _torch_export(g: Graph):
-    with _quiet():
-        program = torch.export.export(g.module, tuple(g.inputs.values()),
-                                      dynamic_shapes=_dims(g))
-    module = program.module()
+    module = export_program(g.module, g.inputs, g.dynamic).module()
     return lambda arrays: {"logits": module(*(torch.from_numpy(arrays[k]) for k in g.inputs))
                            .detach().numpy()}
 
@@ -130,7 +106,6 @@ def test_padded_kinds_match_the_eager_model_on_unseen_shapes(padded, runner):
         np.testing.assert_allclose(got, _eager(predictor, seqs), rtol=0, atol=1e-5)
 
 
-@needs_scan
 @pytest.mark.parametrize("kind,classes,extra", RECURRENT, ids=[k for k, _, _ in RECURRENT])
 def test_recurrent_kinds_match_the_eager_model_on_unseen_shapes(kind, classes, extra):
     predictor = _classifier(kind, classes, **extra)
@@ -284,8 +259,7 @@ RUNS = {"nblr": {"model": "nblr", "ngrams": 2, "ngram_buckets": 1 << 10},
         "gru": {"model": "gru", "maxlen": 7, "num_words": 20, "embedding_dim": 3, "hidden": 4}}
 
 
-@pytest.fixture(scope="module", params=[pytest.param(k, marks=needs_scan) if k == "gru" else k
-                                        for k in sorted(RUNS)])
+@pytest.fixture(scope="module", params=sorted(RUNS))
 def trained(request, texts_csv, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param) / "run"
     with warnings.catch_warnings():

@@ -25,6 +25,7 @@ it is. This module is the export path only; ``dynamic_rnn`` (training) never cal
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -43,6 +44,14 @@ from rnnlab.nn.wrappers import (
 )
 
 __all__ = ["bidirectional_scan_rnn", "scan_rnn", "step_mask"]
+
+# Running a scan eagerly compiles its body, and the compiler's first import of
+# torch.utils.mkldnn warns (torch.jit.script_method is deprecated) in the user's
+# output; importing it here, with that warning silenced, keeps every later call quiet.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import torch.utils.mkldnn
+
 
 
 def step_mask(lengths: Tensor | None, batch_size, max_time, device=None) -> Tensor:
