@@ -37,6 +37,9 @@ EXPORTERS = {"classify": "rnnlab.export.classify", "text": "rnnlab.export.text",
 FORMATS = {"onnx": ".onnx", "torch-export": ".pt2"}
 #: Examples per call of an exported graph (bounds the memory of the big ones).
 CALL_BATCH = 256
+#: At most this many time steps per call, summed over its examples: a MiniRocket member
+#: holds (B, 84, features, T) comparisons at once, so long sequences go fewer at a time.
+CALL_STEPS = 2**15
 
 
 def exporter(task: str) -> ModuleType:
@@ -148,7 +151,8 @@ def run_file(path: str | Path, arrays: Mapping[str, np.ndarray], *, batch_size: 
     Args:
         path: an ``.onnx`` or ``.pt2`` file written by :func:`export_run`.
         arrays: the graph's inputs by name, e.g. ``{"inputs": (N, T, F), "lengths": (N,)}``.
-        batch_size: examples per call.
+        batch_size: most examples per call (fewer when the sequences are long:
+            ``CALL_STEPS``).
         opened: what :func:`open_file` gave for ``path``, to open it only once.
 
     Returns:
@@ -157,6 +161,8 @@ def run_file(path: str | Path, arrays: Mapping[str, np.ndarray], *, batch_size: 
     call, metadata = opened or open_file(path)
     names = metadata["outputs"]
     n = len(next(iter(arrays.values())))
+    T = max((v.shape[1] for v in arrays.values() if np.ndim(v) >= 2), default=1)
+    batch_size = max(1, min(batch_size, CALL_STEPS // max(1, T)))
     parts = [call({k: np.ascontiguousarray(v[i:i + batch_size]) for k, v in arrays.items()})
              for i in range(0, n, batch_size)]
     outputs = {name: np.concatenate([p[j] for p in parts]) if parts else np.zeros((0,))
