@@ -196,9 +196,15 @@ def test_a_run_killed_while_running_reads_interrupted(runs, tmp_path):
     log = json.loads((run / "run.json").read_text())
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
-    for pid, expected in ((int(done.stdout), "interrupted"), (os.getpid(), "running")):
+    from rnnlab.tasks.review import process_start
+
+    me, started = os.getpid(), process_start(os.getpid())
+    cases = [(int(done.stdout), None, "interrupted"), (me, None, "running")]
+    if started is not None:  # Linux: a pid given again to another process is told apart
+        cases += [(me, started, "running"), (me, started + 1, "interrupted")]
+    for pid, start, expected in cases:
         log["status"] = "running"
-        log["sessions"][-1]["pid"] = pid
+        log["sessions"][-1].update(pid=pid, pid_started=start)
         (run / "run.json").write_text(json.dumps(log))
         assert [r.status for r in list_runs(tmp_path)] == [expected]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnlab.errors import DataError, DataNotFoundError
+from rnnlab.tasks.review import process_start
 from rnnlab.training.runfolder import RunDir
 
 #: Vector-file suffixes a word2vec job writes (``rnnlab word2vec --out``).
@@ -175,7 +176,9 @@ def _gone(log: dict) -> bool:
         return True
     except OSError:  # alive, another user's
         return False
-    return False
+    started = session.get("pid_started")
+    # Alive, but is it the same process? A reused pid has another start time.
+    return started is not None and process_start(pid) not in (None, started)
 
 
 def dataset(info: RunInfo) -> str:

@@ -61,6 +61,23 @@ def peak_memory_mb() -> dict[str, float]:
     return out
 
 
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux's /proc), or None.
+
+    With the pid it names one process for good: a pid the system gave again to another
+    process has another start.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    try:  # field 22; the name (field 2) may hold spaces, so count after its ")"
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None
+
+
 class RunLog:
     """``run.json`` of one run folder: one session per command that trained into it.
 
@@ -84,6 +101,7 @@ class RunLog:
             self.sessions[-1] = {**self.sessions[-1], "status": "interrupted"}
         self.session = {"command": None if command is None else [str(c) for c in command],
                         "resumed": run.claimed == "resume", "pid": os.getpid(),
+                        "pid_started": process_start(os.getpid()),
                         "host": platform.node(),
                         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
