@@ -18,20 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnlab.errors import ConfigError, DataNotFoundError, ShapeError
+from rnnlab.errors import ConfigError, ShapeError
 from rnnlab.export.graph import BATCH, TIME, Graph
 from rnnlab.export.rocket import TracedRocket
 from rnnlab.models.classifier import SequenceClassifier
 from rnnlab.models.masked import valid_mask
 from rnnlab.nn.scan import bidirectional_scan_rnn, scan_rnn
-from rnnlab.tasks.classify import ClassifyData
+from rnnlab.tasks.classify import ClassifyData, read_image_files
 from rnnlab.tasks.classify_model import SequencePredictor, load_predictor
 from rnnlab.tasks.scores import prediction_rows
 from rnnlab.training.runfolder import RunDir
@@ -67,15 +66,8 @@ class ClassifierGraph(nn.Module):
         x = torch.where(mask[..., None], inputs, 0.0)
         if m.front is not None:
             x = m.front(x, mask)  # (B, T, C)
-        for layer, cell_fw in enumerate(m.cells_fw):
-            if m.config.bidirectional:
-                (out_fw, out_bw), (s_fw, s_bw) = bidirectional_scan_rnn(
-                    cell_fw, m.cells_bw[layer], x, lengths)
-                x = torch.cat([out_fw, out_bw], dim=-1)  # (B, T, 2H)
-                final = torch.cat([_output(s_fw), _output(s_bw)], dim=-1)
-            else:
-                x, state = scan_rnn(cell_fw, x, lengths)
-                final = _output(state)
+        x, final = m.recurrent(x, lengths, unroll=scan_rnn,
+                               unroll_bidirectional=bidirectional_scan_rnn)
         features = final if m.pool is None else m.pool(x, mask)  # (B, D)
         return m.head(features)
 
@@ -91,10 +83,6 @@ class ClassifierGraph(nn.Module):
         ridge = torch.softmax(decisions / self.temperature, dim=-1)
         mixed = self.weight * network + (1 - self.weight) * ridge  # (B, C)
         return torch.log(mixed).to(torch.float32)
-
-
-def _output(state) -> Tensor:
-    return state[0] if isinstance(state, tuple) else state
 
 
 def graph(run: RunDir, *, weights: str = "best", **options) -> Graph:
@@ -150,20 +138,10 @@ def _examples(inputs: Mapping[str, Any], metadata: Mapping):
 
 
 def _images(inputs, metadata):
-    from rnnlab.data.idx import read_idx
-    from rnnlab.data.images import images_from_png
-
-    files = [Path(f) for f in inputs.get("files") or ()]
-    if not files:
-        raise ConfigError("give at least one IDX or PNG file to predict")
-    for path in files:
-        if not path.is_file():
-            raise DataNotFoundError(f"{path} does not exist (give IDX or PNG image files)")
     shape = (metadata["height"], metadata["width"])
     chunks, keys = [], []
-    for path in files:
-        png = path.suffix.lower() == ".png"
-        x = np.asarray(images_from_png([path], shape) if png else read_idx(path))
+    for path, images in read_image_files(inputs, shape):
+        x = np.asarray(images)
         x = x[None] if x.ndim == 2 else x
         if tuple(x.shape[1:]) != shape:
             raise ShapeError(f"the model reads {shape[0]}x{shape[1]} images; got "

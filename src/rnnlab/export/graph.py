@@ -59,3 +59,7 @@ class Graph:
     outputs: tuple[str, ...]
     dynamic: Mapping[str, Mapping[int, str]]
     metadata: Mapping[str, object] = field(default_factory=dict)
+
+    def file_metadata(self) -> dict:
+        """What an exported file carries: ``metadata`` with the input and output names."""
+        return {**self.metadata, "inputs": list(self.inputs), "outputs": list(self.outputs)}

@@ -127,7 +127,7 @@ def write_onnx(graph: Graph, path: str | Path) -> Path:
         >>> write_onnx(rnnlab.export.classify.graph(RunDir("runs/g")), "g.onnx")  # doctest: +SKIP
     """
     path = Path(path)
-    metadata = {**graph.metadata, "inputs": list(graph.inputs), "outputs": list(graph.outputs)}
+    metadata = graph.file_metadata()
     blob = onnx_bytes(graph.module, graph.inputs, graph.outputs, graph.dynamic, metadata)
     atomic_write_bytes(path, blob)
     write_json_atomic(sidecar(path), metadata)

@@ -37,13 +37,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnlab.config import check_keys
 from rnnlab.errors import ConfigError, ShapeError
 from rnnlab.export.graph import BATCH, TIME, Graph
 from rnnlab.models.text import TextClassifier
 from rnnlab.models.text_nbsvm import NgramLinear
 from rnnlab.tasks.scores import prediction_rows
-from rnnlab.tasks.text import PREDICT_INPUTS, TextPredictor, TextTask
+from rnnlab.tasks.text import TextPredictor, TextTask, predict_texts
 from rnnlab.tasks.text_ngram import NGRAM_KINDS, NgramPredictor, prepare, warn_unknown
 from rnnlab.text import Tokenizer
 from rnnlab.training.runfolder import RunDir
@@ -170,24 +169,11 @@ class _RecurrentText(nn.Module):
         # align_left of the pre-padded text: the same ids, left-aligned, zeros after
         aligned, kept = repad(tokens, lengths, self.maxlen, padding="post")  # (B, L)
         x = self.embedding(aligned)  # (B, L, E); padding rows are zero
-        clf, final = self.rnn, None
-        for layer, cell_fw in enumerate(clf.cells_fw):
-            if layer > 0:
-                x = clf.dropout(x)
-            if clf.config.bidirectional:
-                (out_fw, out_bw), (s_fw, s_bw) = bidirectional_scan_rnn(
-                    cell_fw, clf.cells_bw[layer], x, kept)
-                x = torch.cat([out_fw, out_bw], dim=-1)  # (B, L, 2H)
-                final = torch.cat([_output(s_fw), _output(s_bw)], dim=-1)
-            else:
-                x, state = scan_rnn(cell_fw, x, kept)
-                final = _output(state)
+        clf = self.rnn
+        _, final = clf.recurrent(x, kept, unroll=scan_rnn,
+                                 unroll_bidirectional=bidirectional_scan_rnn)
         return clf.head(clf.dropout(final))  # (B, K)
 
-
-def _output(state) -> Tensor:
-    """The part of a cell's final state that is its output (h for an LSTM)."""
-    return state[0] if isinstance(state, tuple) else state
 
 
 class _NgramText(nn.Module):
@@ -281,23 +267,7 @@ def graph(run: RunDir, *, weights: str = "best", **options) -> Graph:
 
 def _texts_and_keys(inputs: Mapping[str, Any], metadata: Mapping) -> tuple[list, list]:
     """The texts ``TextTask.predict`` would classify for ``inputs``, and their row keys."""
-    from rnnlab.data.texts import read_texts
-
-    check_keys(inputs, PREDICT_INPUTS, "predict inputs")
-    if inputs.get("files"):
-        raise ConfigError(f"a text model classifies texts, not files {list(inputs['files'])}; "
-                          "give text=[...] or input=PATH")
-    given = inputs.get("text") or []
-    texts = [given] if isinstance(given, str) else list(given)
-    keys = [{"index": i} for i in range(len(texts))]
-    if inputs.get("input"):
-        found = read_texts(inputs["input"], text_column=metadata.get("text_column", "text"),
-                           labelled=False)
-        keys += [{"index": len(texts) + i, "source": src} for i, src in enumerate(found.sources)]
-        texts += list(found.texts)
-    if not texts:
-        raise ConfigError('give text=["..."] or input=PATH with texts to predict')
-    return texts, keys
+    return predict_texts(inputs, metadata.get("text_column", "text"))
 
 
 def feed(inputs: Mapping[str, Any], metadata: Mapping) -> dict[str, np.ndarray]:

@@ -8,16 +8,16 @@ with ``torch.export.load(FILE).module()`` and call it with the graph's inputs in
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from rnnlab._fs import write_json_atomic
+from rnnlab._fs import atomic_write_bytes, write_json_atomic
 from rnnlab.export.graph import Graph
 from rnnlab.export.onnx import METADATA_KEY, export_dims, fresh_trace, quiet_exporter, sidecar
 
@@ -55,13 +55,13 @@ def write_program(graph: Graph, path: str | Path) -> Path:
         >>> write_program(rnnlab.export.classify.graph(RunDir("runs/g")), "g.pt2")  # doctest: +SKIP
     """
     path = Path(path)
-    metadata = {**graph.metadata, "inputs": list(graph.inputs), "outputs": list(graph.outputs)}
+    metadata = graph.file_metadata()
     program = export_program(graph.module, graph.inputs, graph.dynamic)
-    tmp = path.with_name(path.name + ".tmp")
+    buffer = io.BytesIO()
     with quiet_exporter():
-        torch.export.save(program, str(tmp),
+        torch.export.save(program, buffer,
                           extra_files={f"{METADATA_KEY}.json": json.dumps(metadata)})
-    os.replace(tmp, path)  # a program half written is never left under the name
+    atomic_write_bytes(path, buffer.getvalue())
     write_json_atomic(sidecar(path), metadata)
     log.debug("wrote %s and %s", path, sidecar(path).name)
     return path

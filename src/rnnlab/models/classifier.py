@@ -221,19 +221,35 @@ class SequenceClassifier(nn.Module):
             x = torch.where(mask[..., None], inputs, inputs.new_zeros(()))
         if self.front is not None:
             x = self.front(x, mask)  # (B, T, conv_channels)
+        x, final = self.recurrent(x, lengths)
+        features = final if self.pool is None else self.pool(x, mask)  # (B, D)
+        return self.head(self.dropout(features))
+
+    def recurrent(self, x: Tensor, lengths: Tensor | None, *, unroll=dynamic_rnn,
+                  unroll_bidirectional=bidirectional_dynamic_rnn) -> tuple[Tensor, Tensor]:
+        """The stack of recurrent layers, with dropout between them.
+
+        Args:
+            x: (B, T, F) the layers' input (after the front end, if any).
+            lengths: (B,) valid steps, or None.
+            unroll, unroll_bidirectional: the unrollers; ``rnnlab.nn.scan``'s trace the
+                same stack for export.
+
+        Returns:
+            ``(outputs (B, T, D), final (B, D))``: the top layer's outputs and final output.
+        """
         for layer, cell_fw in enumerate(self.cells_fw):
             if layer > 0 or self.front is not None:
                 x = self.dropout(x)
             if self.config.bidirectional:
-                (out_fw, out_bw), (s_fw, s_bw) = bidirectional_dynamic_rnn(
+                (out_fw, out_bw), (s_fw, s_bw) = unroll_bidirectional(
                     cell_fw, self.cells_bw[layer], x, sequence_length=lengths)
                 x = torch.cat([out_fw, out_bw], dim=-1)  # (B, T, 2H)
                 final = torch.cat([_final_output(s_fw), _final_output(s_bw)], dim=-1)
             else:
-                x, state = dynamic_rnn(cell_fw, x, sequence_length=lengths)
+                x, state = unroll(cell_fw, x, sequence_length=lengths)
                 final = _final_output(state)
-        features = final if self.pool is None else self.pool(x, mask)  # (B, D)
-        return self.head(self.dropout(features))
+        return x, final
 
 
 def config_dict(config) -> dict:

@@ -164,10 +164,14 @@ class BasicRNNCell(RNNCellBase):
         self._check_input(x)
         if state is None:
             state = self.zero_state(x.shape[0], x.dtype, x.device)
-        h = self.activation(
-            nn.functional.linear(x, self.weight_ih, self.bias_ih)
-            + nn.functional.linear(state, self.weight_hh, self.bias_hh)
-        )
+        return self.projected_step(nn.functional.linear(x, self.weight_ih, self.bias_ih), state)
+
+    def projected_step(self, xp: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        """``forward`` from the projected input ``xp = W_ih x + b_ih`` (B, num_units).
+
+        Unrollers that project every step at once (``rnnlab.nn.scan``) share the step.
+        """
+        h = self.activation(xp + nn.functional.linear(state, self.weight_hh, self.bias_hh))
         return h, h
 
     def fused_spec(self) -> FusedSpec | None:
@@ -275,10 +279,15 @@ class LSTMCell(RNNCellBase):
         self._check_input(x)
         if state is None:
             state = self.zero_state(x.shape[0], x.dtype, x.device)
+        return self.projected_step(nn.functional.linear(x, self.weight_ih, self.bias_ih), state)
+
+    def projected_step(self, xp: Tensor, state: tuple[Tensor, Tensor]):
+        """``forward`` from the projected input ``xp = W_ih x + b_ih`` (B, 4 * num_units).
+
+        Unrollers that project every step at once (``rnnlab.nn.scan``) share the step.
+        """
         h, c = state
-        gates = nn.functional.linear(x, self.weight_ih, self.bias_ih) + nn.functional.linear(
-            h, self.weight_hh, self.bias_hh
-        )
+        gates = xp + nn.functional.linear(h, self.weight_hh, self.bias_hh)
         i, f, g, o = gates.chunk(4, dim=1)  # each (B, H)
         if self.use_peepholes:
             i = i + self.weight_ci * c
@@ -350,7 +359,14 @@ class GRUCell(RNNCellBase):
         self._check_input(x)
         if state is None:
             state = self.zero_state(x.shape[0], x.dtype, x.device)
-        xr, xz, xn = nn.functional.linear(x, self.weight_ih, self.bias_ih).chunk(3, dim=1)
+        return self.projected_step(nn.functional.linear(x, self.weight_ih, self.bias_ih), state)
+
+    def projected_step(self, xp: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        """``forward`` from the projected input ``xp = W_ih x + b_ih`` (B, 3 * num_units).
+
+        Unrollers that project every step at once (``rnnlab.nn.scan``) share the step.
+        """
+        xr, xz, xn = xp.chunk(3, dim=1)
         hr, hz, hn = nn.functional.linear(state, self.weight_hh, self.bias_hh).chunk(3, dim=1)
         r = torch.sigmoid(xr + hr)
         z = torch.sigmoid(xz + hz)

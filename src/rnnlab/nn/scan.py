@@ -161,45 +161,7 @@ def _scan(step: Callable, x: Tensor, valid: Tensor, state):
 def _hoisted_step(cell: RNNCellBase) -> Callable | None:
     """The cell's step from a pre-projected input ``W_ih x + b_ih``, or None (step as is)."""
     if isinstance(cell, BasicRNNCell) and cell.activation_name in ACTIVATIONS:
-        act = ACTIVATIONS[cell.activation_name]
-
-        def rnn(xp: Tensor, h: Tensor):
-            h = act(xp + F.linear(h, cell.weight_hh, cell.bias_hh))
-            return h, h
-
-        return rnn
-    if isinstance(cell, GRUCell):
-
-        def gru(xp: Tensor, h: Tensor):
-            xr, xz, xn = xp.chunk(3, dim=1)
-            hr, hz, hn = F.linear(h, cell.weight_hh, cell.bias_hh).chunk(3, dim=1)
-            r = torch.sigmoid(xr + hr)
-            z = torch.sigmoid(xz + hz)
-            n = torch.tanh(xn + r * hn)
-            h = (1 - z) * n + z * h
-            return h, h
-
-        return gru
-    if isinstance(cell, LSTMCell):
-        return lambda xp, state: _lstm_step(cell, xp, state)
+        return cell.projected_step  # a named activation: a user's callable may not trace
+    if isinstance(cell, GRUCell | LSTMCell):
+        return cell.projected_step
     return None
-
-
-def _lstm_step(cell: LSTMCell, xp: Tensor, state: tuple[Tensor, Tensor]):
-    # LSTMCell.forward's equations, from the projected input (see rnnlab.nn.cells).
-    h, c = state
-    i, f, g, o = (xp + F.linear(h, cell.weight_hh, cell.bias_hh)).chunk(4, dim=1)
-    if cell.use_peepholes:
-        i = i + cell.weight_ci * c
-        f = f + cell.weight_cf * c
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    if cell.cell_clip is not None:
-        c = c.clamp(-cell.cell_clip, cell.cell_clip)
-    if cell.use_peepholes:
-        o = o + cell.weight_co * c
-    h = torch.sigmoid(o) * torch.tanh(c)
-    if cell.num_proj is not None:
-        h = F.linear(h, cell.weight_hr)
-        if cell.proj_clip is not None:
-            h = h.clamp(-cell.proj_clip, cell.proj_clip)
-    return h, (h, c)

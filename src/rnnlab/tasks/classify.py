@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -387,6 +388,24 @@ def _predict_sequences(run: RunDir, predictor: SequencePredictor, inputs) -> lis
 
 
 def _predict_images(predictor: ImagePredictor, inputs) -> list[dict]:
+    rows = []
+    for path, images in read_image_files(inputs, (predictor.height, predictor.width)):
+        keys = [{"file": str(path), "index": i} for i in range(len(images))]
+        rows += prediction_rows(predictor.predict_proba(images), predictor.classes, keys)
+    return rows
+
+
+def read_image_files(inputs: Mapping[str, Any], shape: tuple[int, int]
+                     ) -> list[tuple[Path, np.ndarray]]:
+    """The IDX or PNG files ``rnnlab predict`` names, each with its images.
+
+    Args:
+        inputs: the predict flags (``{"files": [...]}``).
+        shape: (H, W) a PNG is read at.
+
+    Returns:
+        ``[(path, images (N, H, W) or one (H, W) image)]``, every file checked first.
+    """
     from rnnlab.data.idx import read_idx
     from rnnlab.data.images import images_from_png
 
@@ -396,15 +415,8 @@ def _predict_images(predictor: ImagePredictor, inputs) -> list[dict]:
     for path in files:
         if not path.is_file():
             raise DataNotFoundError(f"{path} does not exist (give IDX or PNG image files)")
-    rows = []
-    for path in files:
-        if path.suffix.lower() == ".png":
-            images = images_from_png([path], (predictor.height, predictor.width))
-        else:
-            images = read_idx(path)
-        keys = [{"file": str(path), "index": i} for i in range(len(images))]
-        rows += prediction_rows(predictor.predict_proba(images), predictor.classes, keys)
-    return rows
+    return [(path, images_from_png([path], shape) if path.suffix.lower() == ".png"
+             else read_idx(path)) for path in files]
 
 
 def load_images(dataset: str, split: str, data_dir=None, download=False):

@@ -117,12 +117,11 @@ def damped_trend(y: np.ndarray, horizon: int, season: int = 1) -> np.ndarray:
     n = y.size
     if n < 3:
         return np.repeat(y[-1], horizon)
-    z = y
     a, b, phi = _DAMPED_GRID.T
-    level = np.full(a.shape, z[0])
-    trend = np.full(a.shape, z[1] - z[0])
+    level = np.full(a.shape, y[0])
+    trend = np.full(a.shape, y[1] - y[0])
     sse = np.zeros_like(a)
-    for v in z[1:]:
+    for v in y[1:]:
         pred = level + phi * trend
         e = v - pred
         sse += e * e

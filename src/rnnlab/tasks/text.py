@@ -344,30 +344,45 @@ class TextTask(Task):
                 folder, or a ``.txt`` file of one text per line whose ``__label__X``
                 prefixes are stripped); file rows add ``"source"`` ("file:line").
         """
-        from rnnlab.data.texts import read_texts
         from rnnlab.training.runtime import resolve_device
 
-        check_keys(inputs, PREDICT_INPUTS, "predict inputs")
-        if inputs.get("files"):
-            raise ConfigError(f"a text run classifies texts, not files {list(inputs['files'])}; "
-                              "give text=[...] or input=PATH")
-        given = inputs.get("text") or []
-        texts = [given] if isinstance(given, str) else list(given)
-        keys = [{"index": i} for i in range(len(texts))]
-        if inputs.get("input"):
-            column = self.config_from_saved(run.load_config(), where=str(run.config)).data
-            found = read_texts(inputs["input"], text_column=column.text_column, labelled=False)
-            keys += [{"index": len(texts) + i, "source": src}
-                     for i, src in enumerate(found.sources)]
-            texts += list(found.texts)
-        if not texts:
-            raise ConfigError('give text=["..."] or input=PATH with texts to predict')
+        column = self.config_from_saved(run.load_config(), where=str(run.config)).data
+        texts, keys = predict_texts(inputs, column.text_column)
         predictor = self.load(run, device=resolve_device(device), weights=weights)
         return prediction_rows(predictor.predict_proba(texts), predictor.classes, keys)
 
     def migrate(self, saved: dict) -> dict:
         """The ``TextConfig`` dict of a 0.1.0 ``sentiment`` run (see ``migrate_v1``)."""
         return migrate_v1(saved)
+
+
+def predict_texts(inputs: Mapping[str, Any], text_column: str = "text"
+                  ) -> tuple[list[str], list[dict]]:
+    """The texts ``rnnlab predict`` classifies for its flags, and each row's keys.
+
+    Args:
+        inputs: ``{"text": [...]}`` and/or ``{"input": PATH}`` (see ``TextTask.predict``).
+        text_column: the column of a CSV/JSONL ``input`` holding the texts.
+
+    Returns:
+        ``(texts, keys)``: keys ``{"index"}``, plus ``"source"`` ("file:line") for a file's.
+    """
+    from rnnlab.data.texts import read_texts
+
+    check_keys(inputs, PREDICT_INPUTS, "predict inputs")
+    if inputs.get("files"):
+        raise ConfigError(f"a text run classifies texts, not files {list(inputs['files'])}; "
+                          "give text=[...] or input=PATH")
+    given = inputs.get("text") or []
+    texts = [given] if isinstance(given, str) else list(given)
+    keys = [{"index": i} for i in range(len(texts))]
+    if inputs.get("input"):
+        found = read_texts(inputs["input"], text_column=text_column, labelled=False)
+        keys += [{"index": len(texts) + i, "source": src} for i, src in enumerate(found.sources)]
+        texts += list(found.texts)
+    if not texts:
+        raise ConfigError('give text=["..."] or input=PATH with texts to predict')
+    return texts, keys
 
 
 def _eval_source(saved: TextData, typed: Mapping[str, Any], split: str | None):
