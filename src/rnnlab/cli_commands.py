@@ -53,6 +53,9 @@ def print_forecast(scores: dict) -> None:
 
     if not is_main_process():
         return
+    if "mse" not in scores:  # a global model's: a one-origin backtest, and its forecasts
+        print_panel_forecast(scores)
+        return
     print(f"held-out mse={scores['mse']:.5f} mae={scores['mae']:.5f} ({scores['steps']}-step "
           f"forecast after each of {scores['windows']} {scores.get('split', 'test')} windows)")
     if "next_step_mse" in scores:
@@ -69,6 +72,18 @@ def print_forecast(scores: dict) -> None:
     if not scores.get("beats_persistence", True):
         print("  the model does NOT beat persistence (last value) on this series")
 
+
+
+def print_panel_forecast(scores: dict) -> None:
+    from rnnlab.tasks.forecast_backtest import metrics_table
+
+    if "metrics" in scores:
+        print(f"test: the last {scores['horizon']} values of {scores['windows']} of "
+              f"{scores['series']} series, beside the baselines")
+        print(metrics_table(scores["metrics"]))
+    if "forecast_file" in scores:
+        print(f"the next {scores['horizon']} values of every series: "
+              f"{scores['forecast_file']}")
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:

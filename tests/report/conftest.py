@@ -99,6 +99,17 @@ def backtest_run(root) -> Path:
 
 
 @pytest.fixture(scope="module")
+def panel_run(root, backtest_run) -> Path:
+    """``rnnlab train forecast`` on the backtest's panel: the global model's run folder."""
+    out = root / "panel"
+    assert cli.main(["train", "forecast", "--series", str(root / "panel.csv"), "--column",
+                     "sales", "--time-column", "month", "--id-column", "id", "--horizon",
+                     "3", "--units", "4", "--epochs", "2", "--min-steps", "0", "--device",
+                     "cpu", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
 def word2vec_file(root) -> Path:
     rng = random.Random(1)
     corpus = root / "corpus.txt"

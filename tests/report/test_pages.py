@@ -21,10 +21,11 @@ import pytest
 from rnnlab import cli
 from rnnlab.report import read_run, write_report
 
-KINDS = ("classify", "sequences", "text", "forecast", "backtest", "word2vec")
+KINDS = ("classify", "sequences", "text", "forecast", "panel", "backtest", "word2vec")
 WIDTHS = (375, 1366)
 FIXTURE = {"classify": "classify_run", "sequences": "sequences_run", "text": "text_run",
-           "forecast": "forecast_run", "backtest": "backtest_run", "word2vec": "word2vec_file"}
+           "forecast": "forecast_run", "panel": "panel_run", "backtest": "backtest_run",
+           "word2vec": "word2vec_file"}
 
 
 @pytest.fixture(scope="module")
@@ -116,23 +117,24 @@ def test_the_page_renders_at_phone_and_laptop_widths(browser, reports, kind, tmp
         assert browser.execute_script(
             "return document.documentElement.scrollWidth") <= width  # no sideways page
         assert (tmp_path / f"report-{kind}-{width}.png").stat().st_size > 0
-        if kind in ("classify", "sequences", "text", "forecast"):
+        if kind in ("classify", "sequences", "text", "forecast", "panel"):
             assert _shown(browser, "data-metric") == _expected_metrics(run.path)
         if kind in ("classify", "sequences", "text"):
             tables = 2 if kind == "sequences" else 1  # the val part, and the --test file
             assert browser.execute_script(
                 "return document.querySelectorAll('table.cm tbody tr').length") == tables * len(
                 run.config["data"]["classes"])
-        if kind == "backtest":
+        if kind in ("backtest", "panel"):
             rows = browser.execute_script(
                 "return [...document.querySelectorAll('tr[data-model]')].map("
                 "r => [r.dataset.model, r.cells[1].textContent])")
-            metrics = run.backtest["metrics"]
+            metrics = (run.backtest if kind == "backtest" else run.evaluation)["metrics"]
             assert rows == [[m, f"{metrics[m]['mase']:.4f}"] for m in metrics]
             assert browser.execute_script("return document.querySelectorAll('svg polygon')"
                                           ".length") > 0  # the prediction intervals
-            assert browser.execute_script(  # and the histories, in write_backtest's figure
-                "return document.querySelectorAll('img[alt=\"backtest.png\"]').length") == 1
+            figure = "backtest.png" if kind == "backtest" else "forecast.png"
+            assert browser.execute_script(  # and the histories, in the task's figure
+                f"return document.querySelectorAll('img[alt=\"{figure}\"]').length") == 1
         if kind == "word2vec":
             assert "Nearest neighbours" in browser.page_source
 

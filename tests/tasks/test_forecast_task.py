@@ -64,7 +64,7 @@ def _hashes(folder):
 def test_the_task_is_registered_with_a_composed_config():
     task = get_task("forecast")
     assert isinstance(task, ForecastTask) and task.config_type is ForecastTaskConfig
-    assert [name for name, _ in parts(ForecastTaskConfig)] == ["data", "model", "fit"]
+    assert [name for name, _ in parts(ForecastTaskConfig)] == ["data", "model", "fit", "panel"]
     assert "scaler.json" in task.artefacts and "evaluation.json" in task.artefacts
 
 

@@ -170,3 +170,60 @@ def season_of(freq: Frequency | None, period: int | None) -> int:
             raise ConfigError(f"period={period!r} must be an int >= 1")
         return period
     return 1 if freq is None else freq.season
+
+
+def next_stamps(times: np.ndarray, freq: Frequency | None, steps: int) -> np.ndarray:
+    """(steps,) the times after a series' last one, in its units (POSIX seconds for dates).
+
+    Args:
+        times: (N,) the series' times, N >= 1. freq: its frequency (None: the times' last
+            gap). steps: H.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    ahead = np.arange(1, steps + 1)
+    if freq is not None and freq.calendar:
+        months, into = _months(times[-1:])
+        starts = (months[0] + int(freq.step) * ahead).astype("datetime64[M]")
+        if times.size > 1 and _month_ends(times):  # month ends stay month ends
+            stamps = (starts + 1).astype("datetime64[D]").astype("datetime64[s]") - 86400
+        else:
+            stamps = starts.astype("datetime64[s]") + int(into[0])
+        return stamps.astype(np.int64).astype(np.float64)
+    if freq is not None and freq.name != "none":
+        step = freq.step
+    else:
+        step = float(times[-1] - times[-2]) if times.size > 1 else 1.0
+    return times[-1] + step * ahead
+
+
+def next_times(times: np.ndarray, dates: bool, freq: Frequency | None, steps: int
+               ) -> list[str]:
+    """The ``steps`` times after a series' last one, as a forecast's table writes them.
+
+    Args:
+        times: (N,) the series' times (POSIX seconds for dates), N >= 1.
+        dates: whether ``times`` are dates. freq: the series' frequency (None: the
+            times' last gap). steps: H.
+
+    Returns:
+        H labels: ISO dates (``"2024-01-01"``, with the time of day when it is not
+        midnight), or numbers (``"2014"``) for a numeric time column.
+
+    Example:
+        >>> import datetime as dt
+        >>> t = [dt.datetime(2020, m, 31 if m == 1 else 29, tzinfo=dt.UTC).timestamp()
+        ...      for m in (1, 2)]
+        >>> next_times(np.array(t), True, parse_frequency("M"), 2)
+        ['2020-03-31', '2020-04-30']
+    """
+    out = next_stamps(times, freq if dates or freq is None or not freq.calendar else None,
+                      steps)
+    return _iso(out) if dates else [f"{v:g}" for v in out]
+
+
+def _iso(seconds: np.ndarray) -> list[str]:
+    stamps = np.round(seconds).astype("int64").astype("datetime64[s]")
+    days = stamps.astype("datetime64[D]")
+    if np.all(stamps == days.astype("datetime64[s]")):
+        return [str(d) for d in days]
+    return [str(s) for s in stamps]

@@ -95,7 +95,7 @@ def read_panel(path: str | os.PathLike, column: str | None = None, *,
             log.warning("%s: the times of %s fit no regular frequency; pass freq", path,
                         longest.name)
         else:
-            log.info("%s: %s series (season %d)", path, f.name, f.season)
+            log.debug("%s: %s series (season %d)", path, f.name, f.season)
     if f is not None and time_column is not None:
         series = [_check_gaps(s, f, missing, Path(path)) for s in series]
     return Panel(series, f, season_of(f, period), str(path))

@@ -231,6 +231,9 @@ def key_metric(info: RunInfo) -> tuple[str, float | None]:
             return name, float(final[name])
     if info.kind == "forecast" and isinstance(info.evaluation.get("mse"), int | float):
         return "test_mse", float(info.evaluation["mse"])
+    mase = (info.evaluation.get("metrics") or {}).get("rnnlab", {}).get("mase")
+    if info.kind == "forecast" and isinstance(mase, int | float):
+        return "test_mase", float(mase)
     if info.kind == "backtest":
         mase = (info.backtest.get("metrics") or {}).get("rnnlab", {}).get("mase")
         return "mase", None if mase is None else float(mase)

@@ -19,10 +19,13 @@ MAX_SERIES = 6
 
 
 def forecast_sections(info: RunInfo) -> str:
-    """A forecast run: held-out MSE/MAE, the baselines' and the task's plots."""
+    """A forecast run: held-out MSE/MAE, the baselines' and the task's plots (a global
+    model's: its test origin's table and forecasts, as a backtest's)."""
     ev = info.evaluation
     parts = []
-    if ev:
+    if ev and "metrics" in ev:
+        parts += panel_parts(ev)
+    elif ev:
         head = [(f"{ev.get('split', 'test')} mse", ev.get("mse")), ("mae", ev.get("mae")),
                 ("steps", ev.get("steps")), ("windows", ev.get("windows"))]
         if "next_step_mse" in ev:
@@ -93,7 +96,15 @@ def _series_plot(series_id: str, entries: list[dict]) -> str:
 
 def backtest_sections(info: RunInfo) -> str:
     """A backtest: the table of every model's scores and the first series' forecasts."""
-    bt = info.backtest
+    parts = panel_parts(info.backtest)
+    # write_backtest's figure shows what the SVGs leave out: each series' history.
+    parts.append(img(info.file("backtest.png"), "backtest.png",
+                     "history, truth, forecast and interval at every origin"))
+    return section("Backtest", "".join(parts), ident="backtest")
+
+
+def panel_parts(bt: dict) -> list[str]:
+    """A backtest's (or a global run's evaluation's) cards, table and series plots."""
     parts = [cards([("series", bt.get("series")), ("frequency", bt.get("freq") or "none"),
                     ("season", bt.get("season")), ("time", seconds(bt.get("seconds")))])]
     metrics = bt.get("metrics") or {}
@@ -110,10 +121,7 @@ def backtest_sections(info: RunInfo) -> str:
         more = len(by_series) - len(plots)
         note = f'<p class="muted">{more} more series not drawn.</p>' if more > 0 else ""
         parts.append(f'<h3>Forecasts</h3><div class="grid">{"".join(plots)}</div>{note}')
-    # write_backtest's figure shows what the SVGs leave out: each series' history.
-    parts.append(img(info.file("backtest.png"), "backtest.png",
-                     "history, truth, forecast and interval at every origin"))
-    return section("Backtest", "".join(parts), ident="backtest")
+    return parts
 
 
 def best_model(metrics: dict, key: str = "mase") -> str | None:

@@ -74,6 +74,10 @@ class Task:
         """
         return self.config_type()
 
+    def refuse_resume(self, saved: Mapping[str, Any]) -> str | None:
+        """Why a run that saved ``saved`` (its config.json) cannot be resumed, or None."""
+        return None
+
     def train(self, config: Any, run: Any, *, resume: bool = False,
               callbacks: Iterable[Any] = ()) -> TrainResult:
         """Train into ``run`` (a claimed ``RunDir``); ``resume`` continues its checkpoint."""

@@ -38,6 +38,7 @@ from rnnlab.data.series import StandardScaler
 from rnnlab.errors import ConfigError
 from rnnlab.models.forecaster import Forecaster, ForecasterConfig
 from rnnlab.plots.forecast import save_figure
+from rnnlab.tasks import forecast_panel as panel_files
 from rnnlab.tasks.base import Task, TrainResult, register, saved_config
 from rnnlab.tasks.forecast_config import (  # noqa: F401  (re-exported: 0.1.0's names)
     DEFAULT_EPOCHS,
@@ -94,7 +95,21 @@ class ForecastTask(Task):
     description = ("Train a sequence-to-sequence forecaster on windows of a series; score "
                    "it on held-out windows beside persistence, seasonal naive and linear AR.")
     config_type = ForecastTaskConfig
-    artefacts = (SCALER, EVALUATION, MULTISTEP, *PLOTS)
+    artefacts = (SCALER, EVALUATION, MULTISTEP, *PLOTS, *panel_files.FILES)
+
+    def default_config(self, overrides: Mapping[str, Mapping[str, Any]] | None = None
+                       ) -> ForecastTaskConfig:
+        """The windowed model's defaults, or the global model's when ``overrides`` name a
+        file with several series (``--id-column``) or ``--global-model``."""
+        return panel_files.default_config(overrides or {}) or ForecastTaskConfig()
+
+    def refuse_resume(self, saved: Mapping[str, Any]) -> str | None:
+        """A global-model run trains several models and calibrates them: no checkpoint."""
+        panel = (saved.get("config") or {}).get("panel") or {}
+        if saved.get("task") == TASK and panel.get("global_model"):
+            return ("it holds a global-model forecast, which trains in one go; train it "
+                    "again with --overwrite")
+        return None
 
     def train(self, config: ForecastTaskConfig, run: RunDir | None, *, resume: bool = False,
               callbacks: Iterable[Callback] = (), evaluate: bool = True) -> TrainResult:
@@ -113,6 +128,14 @@ class ForecastTask(Task):
             ``evaluation`` (the scores, or None).
         """
         config = config.resolved()
+        if self._is_global(config, resume):
+            if resume:
+                raise ConfigError(f"{getattr(run, 'path', run)} cannot be resumed: the "
+                                  "global model trains in one go; train it again with "
+                                  "--overwrite")
+            config = _with_global(config, True)
+            return panel_files.train_global(self, config, run, callbacks=callbacks,
+                                            evaluate=evaluate)
         scaler = None
         if run is not None and resume and run.last.exists():
             config = self._check_resume(run, config)
@@ -154,10 +177,14 @@ class ForecastTask(Task):
                                    "evaluation": scores})
 
     def load(self, run: RunDir, *, device: Any = "cpu", weights: str = "best"
-             ) -> LoadedForecast:
-        """The trained model with its config and scaler (``weights``: "best" or "last")."""
+             ) -> LoadedForecast | panel_files.GlobalPredictor:
+        """The trained model with its config and scaler (``weights``: "best" or "last"),
+        or a global run's ``GlobalPredictor`` (one set of weights)."""
         run = RunDir(getattr(run, "path", run))
-        return self._load(run, run.load_config(), resolve_device(device), weights)
+        saved = run.load_config()
+        if self._saved_global(saved, run):
+            return panel_files.load_predictor(run, resolve_device(device))
+        return self._load(run, saved, resolve_device(device), weights)
 
     def evaluate(self, run: RunDir, *, data: Mapping[str, Any] | None = None,
                  split: str | None = None, weights: str = "best", device: Any = "cpu") -> dict:
@@ -166,6 +193,14 @@ class ForecastTask(Task):
         ``data``: data-part fields that replace the saved ones (``{"series": "new.csv"}``
         scores another file with the run's scaler).
         """
+        run = RunDir(getattr(run, "path", run))
+        if self._saved_global(run.load_config(), run):
+            config = self.config_from_saved(run.load_config(), where=str(run.config))
+            if data:
+                config = dataclasses.replace(config, data=dataclasses.replace(config.data,
+                                                                              **data))
+            return {**panel_files.evaluate_run(run, config, split=split, device=device),
+                    "weights": weights}
         loaded = self.load(run, device=device, weights=weights)
         if data:
             changes = dict(data)
@@ -209,6 +244,18 @@ class ForecastTask(Task):
 
     # ------------------------------------------------------------------ helpers
 
+    def _is_global(self, config: ForecastTaskConfig, resume: bool) -> bool:
+        """``panel.global_model``, or for "auto": whether the file holds several series
+        (a resumed run from before the global model was windowed)."""
+        if config.panel.global_model is not None:
+            return config.panel.global_model
+        return not resume and panel_files.several_series(config.data)
+
+    def _saved_global(self, saved: dict, run: RunDir) -> bool:
+        check_task(saved, run)
+        panel = (saved.get("config") or {}).get("panel") or {}
+        return bool(panel.get("global_model"))
+
     def _load(self, run: RunDir, saved: dict, device, weights: str = "best") -> LoadedForecast:
         check_task(saved, run)
         config = self.config_from_saved(saved, where=str(run.config))
@@ -229,7 +276,7 @@ class ForecastTask(Task):
             config = dataclasses.replace(
                 config, data=dataclasses.replace(config.data, column=saved.data.column))
         conflicts = []
-        for part in ("data", "model", "fit"):
+        for part in ("data", "model", "fit", "panel"):
             mine, theirs = getattr(config, part), getattr(saved, part)
             for f in dataclasses.fields(mine):
                 old, new = getattr(theirs, f.name), getattr(mine, f.name)
@@ -244,6 +291,11 @@ class ForecastTask(Task):
 
 
 _TASK = ForecastTask()
+
+
+def _with_global(config: ForecastTaskConfig, value: bool) -> ForecastTaskConfig:
+    return dataclasses.replace(config, panel=dataclasses.replace(config.panel,
+                                                                 global_model=value))
 
 
 def check_task(saved: Mapping[str, Any], run: RunDir) -> None:
@@ -358,6 +410,10 @@ def evaluate_forecast(
     saved = run.load_config()
     check_task(saved, run)
     path = None if plot is None else plot_path(plot)  # a bad path fails before any work
+    if _TASK._saved_global(saved, run):
+        config = _TASK.config_from_saved(saved, where=str(run.config))
+        return panel_files.forecast_run(run, config, steps=steps, plot=path, write=write,
+                                        device=resolve_device(device))
     loaded = _TASK._load(run, saved, resolve_device(device))
     result, data = evaluate_loaded(loaded, steps=steps)
     if not result["beats_persistence"]:

@@ -42,7 +42,7 @@ from rnnlab.data.series_panel import (
 )
 from rnnlab.errors import ConfigError, choice_error
 from rnnlab.tasks.forecast_baselines import BASELINES, GlobalLinearAR, baseline_forecasts
-from rnnlab.tasks.forecast_covariates import Covariates, season_phase
+from rnnlab.tasks.forecast_covariates import Covariates, covariate_columns, season_phase
 from rnnlab.tasks.forecast_global import (
     GlobalFitConfig,
     GlobalModelConfig,
@@ -85,17 +85,10 @@ class BacktestDataConfig:
                                         "quarter, weekday...) as a future covariate")
 
     def __post_init__(self):
-        for name in ("past_covariates", "future_covariates"):
-            v = getattr(self, name)
-            cols = (v,) if isinstance(v, str) else tuple(v)
-            object.__setattr__(self, name, tuple(str(c) for c in cols if str(c)))
-        both = set(self.past_covariates) & set(self.future_covariates)
-        taken = {self.column, self.time_column, self.id_column} - {None}
-        for col in (*self.past_covariates, *self.future_covariates):
-            if col in both or col in taken:
-                what = "both a past and a future covariate" if col in both else (
-                    "the value, time or id column")
-                raise ConfigError(f"covariate {col!r} is {what}; name each column once")
+        past, future = covariate_columns(self.past_covariates, self.future_covariates,
+                                         (self.column, self.time_column, self.id_column))
+        object.__setattr__(self, "past_covariates", past)
+        object.__setattr__(self, "future_covariates", future)
         if self.missing not in MISSING_POLICIES:
             raise choice_error("missing", self.missing, MISSING_POLICIES)
         if self.period is not None and (isinstance(self.period, bool) or not isinstance(
@@ -204,17 +197,46 @@ def run_backtest(config: BacktestConfig, *, progress: Callable[[int, int], None]
                                    fit_config=fit_cfg, callbacks=callbacks,
                                    covariates=covariates)
             ar = GlobalLinearAR.fit(hist, horizon=H, order=order, season=season)
-        fc = predictor.forecast(hist, covariates=covariates)
-        base = baseline_forecasts(hist, H, season, order, ar=ar)
-        for i in range(len(hist)):
-            models = {MODEL: {key: fc[key][i] for key in fc if key != "quantiles"}}
-            models.update({name: {"mean": base[name][i]} for name in BASELINES})
-            windows.append((i, cuts[i][k], models))
+        windows += forecast_windows(predictor, hist, [c[k] for c in cuts], H, season,
+                                    order, ar, covariates)
         if progress is not None:
             progress(k + 1, b.windows)
-    seconds = time.perf_counter() - start
-    metrics = _metrics(panel, windows, H, season, levels)
-    forecasts = [_entry(panel.series[i], cut, H, models) for i, cut, models in windows]
+    return backtest_result(panel, windows, H, season, levels,
+                           time.perf_counter() - start)
+
+
+def forecast_windows(predictor, histories, cuts, horizon: int, season: int, order: int,
+                     ar: GlobalLinearAR, covariates: Covariates | None = None,
+                     keep=None) -> list[tuple[int, int, dict]]:
+    """The model's and the baselines' forecasts after each history, as backtest windows.
+
+    Args:
+        predictor: a ``GlobalPredictor``. histories: per series, the values before its
+            origin. cuts: per series, its origin (``len`` of its history).
+        horizon: H. season: the season. order: the linear AR's window. ar: the fitted AR.
+        covariates: the model's raw covariates. keep: per series, whether to score it
+            (default all).
+
+    Returns:
+        ``[(series index, cut, {model: {"mean", "lo-L", "hi-L"}}), ...]``.
+    """
+    fc = predictor.forecast(histories, covariates=covariates)
+    base = baseline_forecasts(histories, horizon, season, order, ar=ar)
+    out = []
+    for i in range(len(histories)):
+        if keep is not None and not keep[i]:
+            continue
+        models = {MODEL: {key: fc[key][i] for key in fc if key != "quantiles"}}
+        models.update({name: {"mean": base[name][i]} for name in BASELINES})
+        out.append((i, cuts[i], models))
+    return out
+
+
+def backtest_result(panel: Panel, windows, horizon: int, season: int, levels,
+                    seconds: float) -> BacktestResult:
+    """Score ``forecast_windows``' windows against the panel's values."""
+    metrics = _metrics(panel, windows, horizon, season, levels)
+    forecasts = [_entry(panel.series[i], cut, horizon, models) for i, cut, models in windows]
     return BacktestResult(metrics, forecasts, panel, season, round(seconds, 3),
                           None if panel.freq is None else panel.freq.name)
 

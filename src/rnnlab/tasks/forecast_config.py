@@ -32,6 +32,13 @@ from rnnlab.config import option
 from rnnlab.data.series import MISSING_POLICIES, SAMPLERS
 from rnnlab.errors import ConfigError, choice_error
 from rnnlab.models.forecaster import CELLS, INITS, PROJECTIONS, ForecasterConfig
+from rnnlab.tasks.forecast_covariates import covariate_columns
+from rnnlab.tasks.forecast_global import (
+    GlobalFitConfig,
+    GlobalModelConfig,
+    GlobalOptions,
+    auto_window,
+)
 from rnnlab.training import FitConfig
 
 SYNTHETIC = "synthetic"
@@ -191,6 +198,39 @@ def default_fit() -> ForecastFitConfig:
 
 
 @dataclass(frozen=True)
+class ForecastPanelConfig(GlobalOptions):
+    """The global model of a file with several series (the ``panel`` part).
+
+    A file with several series (``--id-column``) trains one global model across them
+    (``rnnlab.tasks.forecast_global``) unless ``global_model=False``; ``--model``,
+    ``--units``, ``--layers``, ``--window``, ``--horizon``, ``--period`` and the fit flags
+    then set the global model's, with the global defaults of :func:`global_defaults`.
+    """
+
+    global_model: bool | None = option(None, auto="True for a file with several series",
+                                       help="one global model over every series "
+                                            "(--no-global-model: the windowed model, "
+                                            "pooled)")
+    freq: str | None = option(None, help="the frequency (Y, Q, M, W, D, H, or yearly, ...)",
+                              auto="inferred from the time column")
+    past_covariates: tuple = option((), metavar="COL,COL", help="columns known up to each "
+                                    "origin, read beside the values (global model)")
+    future_covariates: tuple = option((), metavar="COL,COL", help="columns known over the "
+                                      "horizon too: prices, promotions (global model)")
+    calendar: bool = option(False, help="the phase of the season (month of the year, "
+                                        "weekday...) as a future covariate (global model)")
+    min_steps: int = option(1500, help="train the global model for at least this many "
+                                       "optimizer steps (a small panel gets more epochs)")
+
+    def __post_init__(self):
+        super().__post_init__()
+        past, future = covariate_columns(self.past_covariates, self.future_covariates)
+        object.__setattr__(self, "past_covariates", past)
+        object.__setattr__(self, "future_covariates", future)
+        GlobalFitConfig(min_steps=self.min_steps)
+
+
+@dataclass(frozen=True)
 class ForecastTaskConfig:
     """Everything a forecasting run needs: ``data``, ``model`` and ``fit``.
 
@@ -207,6 +247,7 @@ class ForecastTaskConfig:
     data: ForecastDataConfig = dataclasses.field(default_factory=ForecastDataConfig)
     model: ForecastModelConfig = dataclasses.field(default_factory=ForecastModelConfig)
     fit: ForecastFitConfig = dataclasses.field(default_factory=default_fit)
+    panel: ForecastPanelConfig = dataclasses.field(default_factory=ForecastPanelConfig)
 
     def __post_init__(self):
         if not isinstance(self.fit, ForecastFitConfig):  # a plain FitConfig given
@@ -247,6 +288,61 @@ class ForecastTaskConfig:
         """The resolved training settings, as ``rnnlab.train.fit`` takes them."""
         return self.fit.resolved(self.is_synthetic).plain()
 
+    def global_model_config(self) -> GlobalModelConfig:
+        """The global model's part, as ``fit_global`` takes it.
+
+        Raises:
+            ConfigError: a setting of the windowed model only (``--direct-head``,
+                ``--dropout``...) that differs from its default.
+        """
+        windowed = [f"{f.name}={getattr(self.model, f.name)!r}"
+                    for f in dataclasses.fields(ForecastModelConfig)
+                    if f.name in _WINDOWED_ONLY and getattr(self.model, f.name) != f.default]
+        if windowed:
+            raise ConfigError(f"{', '.join(windowed)} applies to the windowed model; the "
+                              "global model does not use it (drop it, or pass "
+                              "global_model=False)")
+        return GlobalModelConfig(**self.panel.options(), cell=self.model.cell,
+                                 num_units=self.model.num_units,
+                                 num_layers=self.model.num_layers, window=self.data.window)
+
+    def global_fit_config(self) -> GlobalFitConfig:
+        """The global model's training settings (``fit`` with the panel's ``min_steps``)."""
+        fit = self.fit.resolved(False)
+        fields = {f.name: getattr(fit, f.name) for f in dataclasses.fields(FitConfig)}
+        return GlobalFitConfig(**fields, min_steps=self.panel.min_steps)
+
+
+#: Model fields the global model has no use for.
+_WINDOWED_ONLY = ("activation", "dropout", "projection", "init", "direct_head")
+
+
+def global_defaults(horizon: int = 1, season: int = 1, **data: Any) -> ForecastTaskConfig:
+    """The forecast task's config for one global model over a panel, with its defaults.
+
+    The global model's measured defaults (docs/forecasting.md): a GRU of 32 units reading
+    ``max(12, 3 H, 2 season + H)`` values, Adam at 3e-3 in batches of 128, at most 40
+    epochs (at least ``min_steps`` steps) with patience 6, gradients clipped at 1.
+
+    Args:
+        horizon: H. season: the panel's season length (for the window).
+        data: other fields of the data part (``series``, ``column``, ``id_column``...).
+
+    Example:
+        >>> cfg = global_defaults(horizon=6, series="panel.csv", id_column="id")
+        >>> cfg.model.cell, cfg.data.window, cfg.panel.global_model
+        ('gru', 18, True)
+    """
+    g = GlobalFitConfig()
+    fit = dataclasses.replace(default_fit(), epochs=g.epochs, batch_size=g.batch_size,
+                              lr=g.lr, patience=g.patience, clip_grad_norm=g.clip_grad_norm)
+    m = GlobalModelConfig()
+    data.setdefault("window", auto_window(horizon, season))
+    return ForecastTaskConfig(
+        data=ForecastDataConfig(horizon=horizon, **data),
+        model=ForecastModelConfig(cell=m.cell, num_units=m.num_units, num_layers=m.num_layers),
+        fit=fit, panel=ForecastPanelConfig(global_model=True))
+
 
 # --------------------------------------------------------------------------- 0.1.0's flat form
 
@@ -277,7 +373,9 @@ def from_flat(flat: dict[str, Any], *, where: str = "forecast settings") -> Fore
         raise ConfigError(f"series={data.series!r} is a file: name its value column")
     model = ForecastModelConfig(**{_FLAT_MODEL[k]: flat[k] for k in _FLAT_MODEL if k in flat})
     fit = dataclasses.replace(default_fit(), **{k: flat[k] for k in _FLAT_FIT if k in flat})
-    return ForecastTaskConfig(data=data, model=model, fit=fit).resolved()
+    # 0.1.0 pooled the series of a file into the windowed model: its configs still do.
+    panel = ForecastPanelConfig(global_model=False)
+    return ForecastTaskConfig(data=data, model=model, fit=fit, panel=panel).resolved()
 
 
 class ForecastConfig:

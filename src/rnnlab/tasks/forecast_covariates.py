@@ -22,7 +22,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlab.errors import DataError
+from rnnlab.errors import ConfigError, DataError
+
+
+def covariate_columns(past, future, taken: Sequence[str | None] = ()
+                      ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``past`` and ``future`` column names as tuples, each column named once.
+
+    Args:
+        past, future: a column name or names ("" entries dropped).
+        taken: the value, time and id columns, which no covariate may be.
+
+    Raises:
+        ConfigError: a column in both lists, or one of ``taken``.
+    """
+    def names(v) -> tuple[str, ...]:
+        cols = (v,) if isinstance(v, str) else tuple(v)
+        return tuple(str(c) for c in cols if str(c))
+
+    past, future = names(past), names(future)
+    both = set(past) & set(future)
+    for col in (*past, *future):
+        if col in both or col in set(taken) - {None}:
+            what = ("both a past and a future covariate" if col in both
+                    else "the value, time or id column")
+            raise ConfigError(f"covariate {col!r} is {what}; name each column once")
+    return past, future
 
 
 @dataclass(frozen=True)

@@ -76,14 +76,11 @@ def _floats(values) -> tuple[float, ...]:
 
 
 @dataclass(frozen=True)
-class GlobalModelConfig:
-    """The global forecaster and how it is fitted and calibrated (the ``model`` part)."""
+class GlobalOptions:
+    """What the global model adds to a recurrent network: quantiles, ensemble, validation,
+    calibration, the combination and the transform (shared by ``rnnlab backtest`` and
+    ``rnnlab train forecast``'s global model)."""
 
-    cell: str = option("gru", flag="--model", choices=CELLS, help="the recurrent cell")
-    num_units: int = option(32, flag="--units", help="units per layer")
-    num_layers: int = option(1, flag="--layers", help="stacked recurrent layers")
-    window: int | None = option(None, help="most history values a forecast reads",
-                                auto="max(3 * horizon, 2 * season + horizon), at least 12")
     quantiles: tuple = option((0.1, 0.5, 0.9), metavar="Q,Q,...",
                               help="quantile levels; each pair (q, 1 - q) gives an interval")
     ensemble: int = option(1, help="models trained with seeds seed..seed+N-1, averaged")
@@ -113,12 +110,12 @@ class GlobalModelConfig:
             raise choice_error("transform", self.transform, TRANSFORMS)
         if self.partner not in PARTNERS:
             raise choice_error("partner", self.partner, tuple(PARTNERS))
-        GlobalForecasterConfig(cell=self.cell, num_units=self.num_units,
-                               num_layers=self.num_layers, quantiles=self.quantiles)
-        for name in ("window", "val_windows"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise ConfigError(f"{name}={v!r} must be an int >= 1 (or None: auto)")
+        GlobalForecasterConfig(quantiles=self.quantiles)
+        if self.val_windows is not None and (isinstance(self.val_windows, bool) or not
+                                             isinstance(self.val_windows, int)
+                                             or self.val_windows < 1):
+            raise ConfigError(f"val_windows={self.val_windows!r} must be an int >= 1 (or "
+                              "None: auto)")
         if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or (
                 self.ensemble < 1):
             raise ConfigError(f"ensemble={self.ensemble!r} must be an int >= 1")
@@ -126,15 +123,43 @@ class GlobalModelConfig:
                 self.id_embedding < 0):
             raise ConfigError(f"id_embedding={self.id_embedding!r} must be an int >= 0")
 
-    def window_for(self, horizon: int, season: int) -> int:
-        """The resolved ``window``."""
-        if self.window is not None:
-            return self.window
-        return max(12, 3 * horizon, 2 * season + horizon)
+    def options(self) -> dict:
+        """These fields as keywords (for ``GlobalModelConfig(**options, cell=...)``)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(GlobalOptions)}
 
     def quantile_levels(self) -> tuple[float, ...]:
         """``quantiles`` with the median added (the point forecast) when missing."""
         return tuple(sorted(set(self.quantiles) | {0.5}))
+
+
+@dataclass(frozen=True)
+class GlobalModelConfig(GlobalOptions):
+    """The global forecaster and how it is fitted and calibrated (the ``model`` part)."""
+
+    cell: str = option("gru", flag="--model", choices=CELLS, help="the recurrent cell")
+    num_units: int = option(32, flag="--units", help="units per layer")
+    num_layers: int = option(1, flag="--layers", help="stacked recurrent layers")
+    window: int | None = option(None, help="most history values a forecast reads",
+                                auto="max(3 * horizon, 2 * season + horizon), at least 12")
+
+    def __post_init__(self):
+        super().__post_init__()
+        GlobalForecasterConfig(cell=self.cell, num_units=self.num_units,
+                               num_layers=self.num_layers, quantiles=self.quantiles)
+        if self.window is not None and (isinstance(self.window, bool) or not isinstance(
+                self.window, int) or self.window < 1):
+            raise ConfigError(f"window={self.window!r} must be an int >= 1 (or None: auto)")
+
+    def window_for(self, horizon: int, season: int) -> int:
+        """The resolved ``window``."""
+        if self.window is not None:
+            return self.window
+        return auto_window(horizon, season)
+
+
+def auto_window(horizon: int, season: int) -> int:
+    """The global model's default window: ``max(12, 3 H, 2 season + H)``."""
+    return max(12, 3 * horizon, 2 * season + horizon)
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,11 @@ def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
         The task's ``TrainResult``.
     """
     task = get_task(task_name)
+    config_file = RunDir(run_dir).config
+    if resume and config_file.is_file():
+        reason = task.refuse_resume(RunDir(run_dir).load_config())
+        if reason:
+            raise ConfigError(f"{run_dir} cannot be resumed: {reason}")
     existing = check_claim(run_dir, resume=resume, overwrite=overwrite)  # before any write
     if resume:
         found = existing.load_config().get("task")
