@@ -239,3 +239,17 @@ def test_forecast_with_the_calendar_and_refused_future_covariates(tmp_path, caps
     assert cli.main(["forecast", str(tmp_path / "pr")]) != 0
     err = capsys.readouterr().err
     assert "future covariates" in err and "Traceback" not in err
+
+
+def test_the_reproduce_command_trains_the_same_run(trained, tmp_path):
+    import shlex
+
+    from rnnlab.report import read_run, reproduce_command
+
+    _, run = trained
+    words = shlex.split(reproduce_command(read_run(run)))
+    assert "--series" in words and "--id-column" in words
+    words[words.index("--out") + 1] = str(tmp_path / "again")
+    assert cli.main([*words[1:], "--quiet"]) == 0
+    again = json.loads((tmp_path / "again" / "evaluation.json").read_text())
+    assert again["metrics"] == json.loads((run / "evaluation.json").read_text())["metrics"]

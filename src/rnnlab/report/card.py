@@ -94,9 +94,12 @@ def reproduce_command(info: RunInfo) -> str | None:
         return None
     typed = {"data": dataclasses.asdict(config.data)} if hasattr(config, "data") else {}
     defaults = task.default_config(typed)
+    plain = task.config_type()
     words = ["rnnlab", "train", task.name]
     for name, cls in parts(type(config)):
-        mine, base = getattr(config, name), getattr(defaults, name)
+        # The data flags choose the other parts' defaults, so they are typed in full.
+        mine, base = getattr(config, name), getattr(plain if name == "data" else defaults,
+                                                    name)
         for f in dataclasses.fields(cls):
             value, default = getattr(mine, f.name), getattr(base, f.name)
             if not option_of(f).cli or value == default or (
