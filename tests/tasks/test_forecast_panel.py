@@ -253,3 +253,14 @@ def test_the_reproduce_command_trains_the_same_run(trained, tmp_path):
     assert cli.main([*words[1:], "--quiet"]) == 0
     again = json.loads((tmp_path / "again" / "evaluation.json").read_text())
     assert again["metrics"] == json.loads((run / "evaluation.json").read_text())["metrics"]
+
+
+def test_overwriting_a_windowed_run_leaves_none_of_its_files(tmp_path):
+    path = _panel(tmp_path / "p.csv", lengths=(150, 140))
+    run = tmp_path / "run"
+    assert _train(path, run, "--window", "12", "--no-global-model") == 0
+    assert (run / "last.safetensors").is_file() and (run / "scaler.json").is_file()
+    assert _train(path, run, "--overwrite") == 0
+    for name in ("last.safetensors", "best.safetensors", "scaler.json", "prediction.png"):
+        assert not (run / name).exists(), name
+    assert isinstance(load_run(run), GlobalPredictor)

@@ -48,7 +48,7 @@ from rnnlab.tasks.forecast_backtest import (
     panel_covariates,
 )
 from rnnlab.tasks.forecast_baselines import GlobalLinearAR
-from rnnlab.tasks.forecast_config import ForecastTaskConfig, global_defaults
+from rnnlab.tasks.forecast_config import SYNTHETIC, ForecastTaskConfig, global_defaults
 from rnnlab.tasks.forecast_covariates import Covariates, covariate_columns, season_phase
 from rnnlab.tasks.forecast_global import GlobalPredictor, fit_global, interval_levels
 from rnnlab.training import Callback
@@ -86,7 +86,7 @@ def default_config(overrides: Mapping[str, Mapping[str, Any]]) -> ForecastTaskCo
     """
     data, panel = dict(overrides.get("data", {})), dict(overrides.get("panel", {}))
     wanted = panel.get("global_model")
-    if wanted is False or not data.get("series") or data["series"] == "synthetic":
+    if wanted is False or data.get("series", SYNTHETIC) == SYNTHETIC:
         return None
     if wanted is None and not data.get("id_column"):
         return None
@@ -174,12 +174,12 @@ def train_global(task, config: ForecastTaskConfig, run: RunDir | None, *,
                            covariates=covariates)
     log.info("trained %d model(s) on %d series in %.1f s", len(predictor.models), len(panel),
              time.perf_counter() - start)
-    if first.history is not None:
-        first.history.rows = [dict(r) for r in first.history.rows]
     scores = None
     if run is not None and is_main_process():
         run.create()
-        for name in (*FILES, EVALUATION, PLOT):
+        for path in run.run_files():  # an earlier run's checkpoints, curves and files
+            path.unlink()
+        for name in task.artefacts:
             run.file(name).unlink(missing_ok=True)
         run.save_config(saved_config(task, config, data=_facts(panel, cuts),
                                      model=dataclasses.asdict(predictor.models[0].config)))
@@ -189,7 +189,7 @@ def train_global(task, config: ForecastTaskConfig, run: RunDir | None, *,
             run.save_metrics(first.history.summary())
         if evaluate and any(c < s.values.size for c, s in zip(cuts, panel.series,
                                                                strict=True)):
-            scores, result = evaluate_global(predictor, config, panel, covariates, cuts)
+            scores, result = evaluate_global(predictor, panel, covariates, cuts)
             write_evaluation(run, scores, result)
     return TrainResult(model=predictor.models[0], history=first.history,
                        extras={"config": config, "predictor": predictor, "scaler": None,
@@ -252,9 +252,8 @@ def load_predictor(run: RunDir, device: Any = "cpu") -> GlobalPredictor:
 # --------------------------------------------------------------------------- scoring
 
 
-def evaluate_global(predictor: GlobalPredictor, config: ForecastTaskConfig, panel: Panel,
-                    covariates: Covariates | None, cuts: list[int]
-                    ) -> tuple[dict, BacktestResult]:
+def evaluate_global(predictor: GlobalPredictor, panel: Panel, covariates: Covariates | None,
+                    cuts: list[int]) -> tuple[dict, BacktestResult]:
     """Score each series' test origin beside the baselines (a one-origin backtest).
 
     Returns:
@@ -399,7 +398,7 @@ def evaluate_run(run: RunDir, config: ForecastTaskConfig, *, split: str | None =
     predictor = load_predictor(run, device)
     panel, covariates = read(config)
     cuts = test_cuts(panel, predictor.horizon, True)
-    scores, _ = evaluate_global(predictor, config, panel, covariates, cuts)
+    scores, _ = evaluate_global(predictor, panel, covariates, cuts)
     return summary(scores)
 
 
@@ -423,7 +422,7 @@ def forecast_run(run: RunDir, config: ForecastTaskConfig, *, steps: int | None =
     scores: dict = {"horizon": predictor.horizon, "series": len(panel)}
     cuts = test_cuts(panel, predictor.horizon, config.data.test_fraction > 0)
     if any(c < s.values.size for c, s in zip(cuts, panel.series, strict=True)):
-        full, result = evaluate_global(predictor, config, panel, covariates, cuts)
+        full, result = evaluate_global(predictor, panel, covariates, cuts)
         scores = summary(full)
         if write:
             write_evaluation(run, full, result)
