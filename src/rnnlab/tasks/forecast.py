@@ -7,7 +7,9 @@ It trains on either
   ``training_rng(seed)`` so a run is reproducible and resumable; or
 * a user's series (CSV/Parquet), by epochs over the chronological training part, with the
   validation part monitored and the scaler fitted on training rows only (and read back
-  from ``scaler.json`` on resume, never refitted).
+  from ``scaler.json`` on resume, never refitted);
+* a file with several series (``id_column``): by default one global quantile model over
+  all of them, trained, saved and scored by ``rnnlab.tasks.forecast_panel``.
 
 Then it scores the model on held-out windows beside the baselines and draws the plots
 (``rnnlab.tasks.forecast_eval``). The config is composed from parts
@@ -63,6 +65,7 @@ from rnnlab.tasks.forecast_data import (  # noqa: F401  (re-exported)
     tensors,
 )
 from rnnlab.tasks.forecast_eval import NOTEBOOK_T_START, evaluate_loaded, figures, plot_path
+from rnnlab.tasks.forecast_global import GlobalPredictor
 from rnnlab.training import Callback, History, fit
 from rnnlab.training.callbacks import StepLog
 from rnnlab.training.distributed import is_main_process
@@ -92,8 +95,9 @@ class ForecastTask(Task):
 
     name = TASK
     help = "forecast a time series (the notebook's, or your own CSV/Parquet)"
-    description = ("Train a sequence-to-sequence forecaster on windows of a series; score "
-                   "it on held-out windows beside persistence, seasonal naive and linear AR.")
+    description = ("Train a sequence-to-sequence forecaster on windows of a series, or one "
+                   "global quantile model over the series of a file (--id-column); score "
+                   "it on held-out values beside the baselines.")
     config_type = ForecastTaskConfig
     artefacts = (SCALER, EVALUATION, MULTISTEP, *PLOTS, *panel_files.FILES)
 
@@ -177,7 +181,7 @@ class ForecastTask(Task):
                                    "evaluation": scores})
 
     def load(self, run: RunDir, *, device: Any = "cpu", weights: str = "best"
-             ) -> LoadedForecast | panel_files.GlobalPredictor:
+             ) -> LoadedForecast | GlobalPredictor:
         """The trained model with its config and scaler (``weights``: "best" or "last"),
         or a global run's ``GlobalPredictor`` (one set of weights)."""
         run = RunDir(getattr(run, "path", run))

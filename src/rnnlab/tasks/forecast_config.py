@@ -20,6 +20,11 @@ fit.checkpoint_unit    "step", every 500           "epoch", every 1
 ``config.json`` holds each value once, as it was used. ``ForecastConfig(units=8, epochs=3,
 ...)`` is the 0.1.0 flat constructor, kept for old callers: it builds the resolved composed
 config from the 30 flat keywords.
+
+A file with several series (``data.id_column``) trains one global model by default
+(``panel.global_model``, auto); the ``panel`` part holds that model's own settings, and
+:func:`global_defaults` (what ``rnnlab train forecast`` starts from for such a file) sets
+the model and fit parts to the global model's measured defaults.
 """
 
 from __future__ import annotations

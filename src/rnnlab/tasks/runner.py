@@ -175,8 +175,7 @@ def train_run(task_name: str, config: Any | None, run_dir: str | os.PathLike, *,
         The task's ``TrainResult``.
     """
     task = get_task(task_name)
-    config_file = RunDir(run_dir).config
-    if resume and config_file.is_file():
+    if resume and RunDir(run_dir).config.is_file():
         reason = task.refuse_resume(RunDir(run_dir).load_config())
         if reason:
             raise ConfigError(f"{run_dir} cannot be resumed: {reason}")
