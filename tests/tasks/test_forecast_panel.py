@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import json
 
@@ -264,3 +265,27 @@ def test_overwriting_a_windowed_run_leaves_none_of_its_files(tmp_path):
     for name in ("last.safetensors", "best.safetensors", "scaler.json", "prediction.png"):
         assert not (run / name).exists(), name
     assert isinstance(load_run(run), GlobalPredictor)
+
+
+def test_auto_decides_by_the_number_of_series_in_python_too(tmp_path):
+    from rnnlab.tasks.forecast import ForecastTask
+    from rnnlab.tasks.forecast_config import (
+        ForecastDataConfig,
+        ForecastModelConfig,
+        ForecastPanelConfig,
+        ForecastTaskConfig,
+    )
+
+    path = _panel(tmp_path / "p.csv", lengths=(30, 26))
+    config = ForecastTaskConfig(
+        data=ForecastDataConfig(series=str(path), column="sales", time_column="month",
+                                id_column="id", horizon=H),
+        model=ForecastModelConfig(cell="gru", num_units=4),
+        panel=ForecastPanelConfig(min_steps=0))
+    assert config.panel.global_model is None
+    result = ForecastTask().train(dataclasses.replace(
+        config, fit=dataclasses.replace(config.fit, epochs=2)), None)
+    assert result.extras["config"].panel.global_model is True
+    assert isinstance(result.extras["predictor"], GlobalPredictor)
+    one = ForecastTaskConfig(data=ForecastDataConfig(series=str(path), column="sales"))
+    assert ForecastTask()._is_global(one.resolved(), resume=False) is False
