@@ -46,7 +46,10 @@ def forecast_sections(info: RunInfo) -> str:
     if later:
         parts.append("<h3>rnnlab evaluate</h3>" + table(["scored", "mse", "mae", "windows"],
                                                         later))
-    figures = [img(info.file(name), name, caption) for name, caption in PLOTS]
+    plots = PLOTS if "metrics" not in (ev or {}) else (
+        ("forecast.png", "history, truth, and the forecast with its interval at the test "
+                         "origin"),)
+    figures = [img(info.file(name), name, caption) for name, caption in plots]
     if any(figures):
         parts.append(f'<div class="grid">{"".join(figures)}</div>')
     return section("Forecasts", "".join(parts), ident="forecast")
