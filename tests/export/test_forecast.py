@@ -152,6 +152,31 @@ def test_a_combined_global_model_exports_its_combination():
         assert np.abs(ours["hi_50"] - want["hi-50"]).max() <= 1e-5
 
 
+def test_an_ensemble_of_predictors_exports_their_mean():
+    ort = pytest.importorskip("onnxruntime")
+    from rnnlab.export.onnx import onnx_bytes
+    from rnnlab.tasks.forecast_ensemble import PredictorEnsemble
+
+    a, b = _global(members=1), _global(transform="none", members=1)
+    b.models = [_perturbed(b.models[0], 7)]
+    a.weight, b.weight = 0.5, 1.0  # each member its own combination and corrections
+    b.corrections = {L: c + 0.2 for L, c in b.corrections.items()}
+    ensemble = PredictorEnsemble([a, b])
+    histories = [*_histories(5, sizes=(3, 6, 12)), np.array([2.0, 4.0, 3.5, 5.0, 6.0])]
+    want = ensemble.forecast(histories)
+    members = [a.forecast(histories), b.forecast(histories)]
+    np.testing.assert_allclose(want["lo-80"], (members[0]["lo-80"] + members[1]["lo-80"]) / 2)
+    g = global_graph(ensemble)
+    assert g.metadata["weight"] == [0.5, 1.0]
+    session = ort.InferenceSession(onnx_bytes(g.module, g.inputs, g.outputs, g.dynamic))
+    runtime = dict(zip(g.outputs, session.run(None, feed({"histories": histories},
+                                                          g.metadata)), strict=True))
+    for ours in (_run(g, histories), runtime):
+        assert np.abs(ours["forecast"] - want["mean"]).max() <= 1e-4
+        assert np.abs(ours["lo_80"] - want["lo-80"]).max() <= 1e-4
+        assert np.abs(ours["hi_50"] - want["hi-50"]).max() <= 1e-4
+
+
 @pytest.fixture(scope="module")
 def exported():
     ort = pytest.importorskip("onnxruntime")

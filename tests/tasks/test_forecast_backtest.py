@@ -128,8 +128,8 @@ def test_a_short_series_is_skipped_only_when_asked_with_a_warning(tmp_path, capl
 
 def test_no_retrain_fits_once(tmp_path, monkeypatch):
     calls = []
-    real = bt.fit_global
-    monkeypatch.setattr(bt, "fit_global", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = bt.fit_ensemble
+    monkeypatch.setattr(bt, "fit_ensemble", lambda *a, **k: calls.append(1) or real(*a, **k))
     path = _panel(tmp_path / "p.csv", lengths=(40, 30, 6))
     run_backtest(_config(path, windows=3, step=1, retrain=False))
     assert len(calls) == 1

@@ -19,7 +19,8 @@ from rnnlab.tasks.forecast_backtest import (
     BacktestSettings,
     run_backtest,
 )
-from rnnlab.tasks.forecast_global import GlobalFitConfig, GlobalModelConfig, GlobalPredictor
+from rnnlab.tasks.forecast_ensemble import PredictorEnsemble
+from rnnlab.tasks.forecast_global import GlobalFitConfig, GlobalModelConfig
 from rnnlab.tasks.forecast_panel import load_predictor
 from rnnlab.training.runfolder import RunDir
 
@@ -108,7 +109,7 @@ def test_forecast_writes_the_next_values_of_every_series(trained, capsys, tmp_pa
     assert len(short) == H and all(np.isfinite(float(r["mean"])) for r in short)
     # The rows are the loaded predictor's forecast from each whole series.
     predictor = load_run(run)
-    assert isinstance(predictor, GlobalPredictor)
+    assert isinstance(predictor, PredictorEnsemble)
     values = np.loadtxt(path, delimiter=",", skiprows=1, usecols=2)
     series = np.split(values, np.cumsum([30, 24, 40])[:3])
     fc = predictor.forecast(series)
@@ -143,7 +144,11 @@ def test_the_saved_predictor_round_trips(tmp_path):
         result = task.train(config, run)
     trained = result.extras["predictor"]
     loaded = load_predictor(RunDir(tmp_path / "run"))
-    assert len(loaded.models) == 2 and loaded.weight == trained.weight
+    assert len(loaded.members) == 2
+    assert [m.weight for m in loaded.members] == [m.weight for m in trained.members]
+    for a, b in zip(loaded.members, trained.members, strict=True):
+        assert a.corrections.keys() == b.corrections.keys()
+        np.testing.assert_array_equal(a.corrections[80], b.corrections[80])
     ys = [np.linspace(10, 20, 15), np.linspace(5, 1, 9) + 10]
     a, b = trained.forecast(ys), loaded.forecast(ys)
     for key in a:
@@ -264,7 +269,7 @@ def test_overwriting_a_windowed_run_leaves_none_of_its_files(tmp_path):
     assert _train(path, run, "--overwrite") == 0
     for name in ("last.safetensors", "best.safetensors", "scaler.json", "prediction.png"):
         assert not (run / name).exists(), name
-    assert isinstance(load_run(run), GlobalPredictor)
+    assert isinstance(load_run(run), PredictorEnsemble)
 
 
 def test_auto_decides_by_the_number_of_series_in_python_too(tmp_path):
@@ -286,6 +291,6 @@ def test_auto_decides_by_the_number_of_series_in_python_too(tmp_path):
     result = ForecastTask().train(dataclasses.replace(
         config, fit=dataclasses.replace(config.fit, epochs=2)), None)
     assert result.extras["config"].panel.global_model is True
-    assert isinstance(result.extras["predictor"], GlobalPredictor)
+    assert isinstance(result.extras["predictor"], PredictorEnsemble)
     one = ForecastTaskConfig(data=ForecastDataConfig(series=str(path), column="sales"))
     assert ForecastTask()._is_global(one.resolved(), resume=False) is False

@@ -286,30 +286,52 @@ def _check_exportable(predictor) -> None:
                               f"{getattr(c, 'id_dim', 0)})")
 
 
-def global_graph(predictor, *, horizon: int | None = None) -> Graph:
-    """A :class:`Graph` of a ``GlobalPredictor``: (inputs, lengths) -> forecast, lo_L, hi_L.
+class EnsembleGraph(nn.Module):
+    """The mean of several ``GlobalGraph`` outputs, output by output (a
+    ``PredictorEnsemble``: each member combined and calibrated on its own)."""
 
-    Args:
-        predictor: a ``rnnlab.tasks.forecast_global.GlobalPredictor``.
-        horizon: must be None or the predictor's horizon (its heads are fixed).
-    """
+    def __init__(self, members: Sequence[GlobalGraph]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, inputs: Tensor, lengths: Tensor):
+        """(B, T, 1), (B,) -> the members' ``(forecast, lo_L, hi_L, ...)``, averaged."""
+        outs = [g(inputs, lengths) for g in self.members]
+        return tuple(torch.stack(o).to(torch.float64).mean(dim=0).to(torch.float32)
+                     for o in zip(*outs, strict=True))
+
+
+def _member_graph(predictor) -> GlobalGraph:
     from rnnlab.tasks.forecast_global import interval_levels
 
     _check_exportable(predictor)
-    if horizon not in (None, predictor.horizon):
-        raise ConfigError(f"horizon={horizon} is not allowed: this global model forecasts "
-                          f"horizon={predictor.horizon} values at once")
     q = list(predictor.quantiles)
     intervals = {L: (q.index(lo), q.index(hi), predictor.corrections.get(
         L, np.zeros(predictor.horizon))) for L, (lo, hi) in interval_levels(q).items()}
-    module = GlobalGraph(predictor.models, predictor.window, predictor.season, q, intervals,
-                         predictor.transform != "none", getattr(predictor, "weight", 1.0))
+    return GlobalGraph(predictor.models, predictor.window, predictor.season, q, intervals,
+                       predictor.transform != "none", getattr(predictor, "weight", 1.0))
+
+
+def global_graph(predictor, *, horizon: int | None = None) -> Graph:
+    """A :class:`Graph` of a global forecaster: (inputs, lengths) -> forecast, lo_L, hi_L.
+
+    Args:
+        predictor: a ``GlobalPredictor`` or a ``PredictorEnsemble`` of them.
+        horizon: must be None or the predictor's horizon (its heads are fixed).
+    """
+    if horizon not in (None, predictor.horizon):
+        raise ConfigError(f"horizon={horizon} is not allowed: this global model forecasts "
+                          f"horizon={predictor.horizon} values at once")
+    members = [_member_graph(p) for p in getattr(predictor, "members", [predictor])]
+    module = members[0] if len(members) == 1 else EnsembleGraph(members)
     W = predictor.window
     example = {"inputs": torch.rand(2, W + 3, 1) + 1, "lengths": torch.tensor([W + 3, 2])}
-    outputs = ("forecast", *(f"{side}_{L}" for L in sorted(intervals) for side in ("lo", "hi")))
+    levels = members[0].levels
+    outputs = ("forecast", *(f"{side}_{L}" for L in levels for side in ("lo", "hi")))
     metadata = {"task": TASK, "model": "global", "window": W, "horizon": predictor.horizon,
-                "season": predictor.season, "quantiles": q, "levels": sorted(intervals),
-                "transform": predictor.transform, "weight": module.weight}
+                "season": predictor.season, "quantiles": list(predictor.quantiles),
+                "levels": levels, "transform": predictor.transform,
+                "weight": [g.weight for g in members] if len(members) > 1 else members[0].weight}
     return Graph(module, example, outputs, _DYNAMIC, metadata)
 
 

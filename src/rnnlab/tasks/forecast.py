@@ -64,8 +64,8 @@ from rnnlab.tasks.forecast_data import (  # noqa: F401  (re-exported)
     relative_to_last,
     tensors,
 )
+from rnnlab.tasks.forecast_ensemble import PredictorEnsemble
 from rnnlab.tasks.forecast_eval import NOTEBOOK_T_START, evaluate_loaded, figures, plot_path
-from rnnlab.tasks.forecast_global import GlobalPredictor
 from rnnlab.training import Callback, History, fit
 from rnnlab.training.callbacks import StepLog
 from rnnlab.training.distributed import is_main_process
@@ -181,9 +181,9 @@ class ForecastTask(Task):
                                    "evaluation": scores})
 
     def load(self, run: RunDir, *, device: Any = "cpu", weights: str = "best"
-             ) -> LoadedForecast | GlobalPredictor:
+             ) -> LoadedForecast | PredictorEnsemble:
         """The trained model with its config and scaler (``weights``: "best" or "last"),
-        or a global run's ``GlobalPredictor`` (one set of weights)."""
+        or a global run's ``PredictorEnsemble`` (one set of weights)."""
         run = RunDir(getattr(run, "path", run))
         saved = run.load_config()
         if self._saved_global(saved, run):

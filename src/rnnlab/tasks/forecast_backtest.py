@@ -43,11 +43,11 @@ from rnnlab.data.series_panel import (
 from rnnlab.errors import ConfigError, choice_error
 from rnnlab.tasks.forecast_baselines import BASELINES, GlobalLinearAR, baseline_forecasts
 from rnnlab.tasks.forecast_covariates import Covariates, covariate_columns, season_phase
+from rnnlab.tasks.forecast_ensemble import fit_ensemble
 from rnnlab.tasks.forecast_global import (
     GlobalFitConfig,
     GlobalModelConfig,
     default_global_fit,
-    fit_global,
     interval_levels,
     series_scale,
 )
@@ -193,9 +193,9 @@ def run_backtest(config: BacktestConfig, *, progress: Callable[[int, int], None]
         hist = [s.values[: c[k]] for s, c in zip(panel.series, cuts, strict=True)]
         if predictor is None or b.retrain:
             fit_cfg = dataclasses.replace(config.fit, seed=config.fit.seed + 1000 * k)
-            predictor = fit_global(hist, horizon=H, season=season, model=config.model,
-                                   fit_config=fit_cfg, callbacks=callbacks,
-                                   covariates=covariates)
+            predictor = fit_ensemble(hist, horizon=H, season=season, model=config.model,
+                                     fit_config=fit_cfg, callbacks=callbacks,
+                                     covariates=covariates)
             ar = GlobalLinearAR.fit(hist, horizon=H, order=order, season=season)
         windows += forecast_windows(predictor, hist, [c[k] for c in cuts], H, season,
                                     order, ar, covariates)
@@ -211,8 +211,9 @@ def forecast_windows(predictor, histories, cuts, horizon: int, season: int, orde
     """The model's and the baselines' forecasts after each history, as backtest windows.
 
     Args:
-        predictor: a ``GlobalPredictor``. histories: per series, the values before its
-            origin. cuts: per series, its origin (``len`` of its history).
+        predictor: a ``PredictorEnsemble`` (or ``GlobalPredictor``).
+        histories: per series, the values before its origin.
+        cuts: per series, its origin (``len`` of its history).
         horizon: H. season: the season. order: the linear AR's window. ar: the fitted AR.
         covariates: the model's raw covariates. keep: per series, whether to score it
             (default all).

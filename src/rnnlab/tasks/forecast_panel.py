@@ -10,8 +10,8 @@ RUN`` forecasts the H values after each series' end from the whole series, witho
 training again. The run folder::
 
     config.json          the resolved config (panel.global_model = true)
-    global.safetensors   the ensemble's weights (member k's under "k.")
-    global.json          the rest of the predictor: architecture, window, horizon, season,
+    global.safetensors   the ensemble's weights (member k's network j under "k.j.")
+    global.json          the rest of each member: architecture, window, horizon, season,
                          quantiles, interval corrections, combination weight, transform
     metrics.csv/.json    the first member's training curve (held-out pinball loss)
     evaluation.json      the test origin scored: backtest.json's shape
@@ -50,7 +50,8 @@ from rnnlab.tasks.forecast_backtest import (
 from rnnlab.tasks.forecast_baselines import GlobalLinearAR
 from rnnlab.tasks.forecast_config import SYNTHETIC, ForecastTaskConfig, global_defaults
 from rnnlab.tasks.forecast_covariates import Covariates, covariate_columns, season_phase
-from rnnlab.tasks.forecast_global import GlobalPredictor, fit_global, interval_levels
+from rnnlab.tasks.forecast_ensemble import PredictorEnsemble, fit_ensemble
+from rnnlab.tasks.forecast_global import GlobalPredictor, interval_levels
 from rnnlab.training import Callback
 from rnnlab.training.distributed import is_main_process
 from rnnlab.training.runfolder import RunDir
@@ -159,8 +160,8 @@ def train_global(task, config: ForecastTaskConfig, run: RunDir | None, *,
         evaluate: score the test origin and draw the plot into ``run``.
 
     Returns:
-        ``TrainResult`` (the first member, its history) with extras ``config``,
-        ``predictor``, ``scaler`` (None) and ``evaluation`` (or None).
+        ``TrainResult`` (the first network, its history) with extras ``config``,
+        ``predictor`` (the ``PredictorEnsemble``), ``scaler`` (None) and ``evaluation``.
     """
     model, fit_config = config.global_model_config(), config.global_fit_config()
     panel, covariates = read(config)  # reads and checks everything; writes nothing
@@ -169,9 +170,9 @@ def train_global(task, config: ForecastTaskConfig, run: RunDir | None, *,
     histories = [s.values[:c] for s, c in zip(panel.series, cuts, strict=True)]
     first = _FirstFit()
     start = time.perf_counter()
-    predictor = fit_global(histories, horizon=H, season=panel.season, model=model,
-                           fit_config=fit_config, callbacks=(*callbacks, first),
-                           covariates=covariates)
+    predictor = fit_ensemble(histories, horizon=H, season=panel.season, model=model,
+                             fit_config=fit_config, callbacks=(*callbacks, first),
+                             covariates=covariates)
     log.info("trained %d model(s) on %d series in %.1f s", len(predictor.models), len(panel),
              time.perf_counter() - start)
     scores = None
@@ -207,21 +208,24 @@ def _facts(panel: Panel, cuts: list[int]) -> dict:
 # --------------------------------------------------------------------------- saving
 
 
-def save_predictor(p: GlobalPredictor, run: RunDir) -> None:
+def save_predictor(ensemble: PredictorEnsemble, run: RunDir) -> None:
     """Write ``global.safetensors`` (every member's weights) and ``global.json``."""
-    tensors = {f"{k}.{name}": t.detach().cpu().contiguous()
-               for k, m in enumerate(p.models) for name, t in m.state_dict().items()}
+    tensors = {f"{k}.{j}.{name}": t.detach().cpu().contiguous()
+               for k, p in enumerate(ensemble.members) for j, m in enumerate(p.models)
+               for name, t in m.state_dict().items()}
     atomic_write_bytes(run.file(WEIGHTS), safetensors.torch.save(tensors))
-    run.save_json(PREDICTOR, {
-        "members": len(p.models), "architecture": dataclasses.asdict(p.models[0].config),
-        "window": p.window, "horizon": p.horizon, "season": p.season,
-        "quantiles": list(p.quantiles), "epochs": list(p.epochs),
-        "corrections": {str(L): [float(v) for v in c] for L, c in p.corrections.items()},
-        "transform": p.transform, "weight": p.weight, "partner": p.partner})
+    members = [{"models": len(p.models), "window": p.window, "horizon": p.horizon,
+                "season": p.season, "quantiles": list(p.quantiles), "epochs": list(p.epochs),
+                "corrections": {str(L): [float(v) for v in c]
+                                for L, c in p.corrections.items()},
+                "transform": p.transform, "weight": p.weight, "partner": p.partner}
+               for p in ensemble.members]
+    run.save_json(PREDICTOR, {"architecture": dataclasses.asdict(ensemble.models[0].config),
+                              "members": members})
 
 
-def load_predictor(run: RunDir, device: Any = "cpu") -> GlobalPredictor:
-    """The ``GlobalPredictor`` a global run saved.
+def load_predictor(run: RunDir, device: Any = "cpu") -> PredictorEnsemble:
+    """The ``PredictorEnsemble`` a global run saved.
 
     Raises:
         ConfigError: the run folder lacks ``global.json`` or ``global.safetensors``.
@@ -234,25 +238,28 @@ def load_predictor(run: RunDir, device: Any = "cpu") -> GlobalPredictor:
     arch = meta["architecture"]
     config = GlobalForecasterConfig(**{**arch, "quantiles": tuple(arch["quantiles"])})
     weights = safetensors.torch.load_file(str(run.file(WEIGHTS)), device=str(device))
-    models = []
-    for k in range(int(meta["members"])):
-        net = GlobalForecaster(config).to(device)
-        prefix = f"{k}."
-        net.load_state_dict({n[len(prefix):]: t for n, t in weights.items()
-                             if n.startswith(prefix)})
-        models.append(net.eval())
-    return GlobalPredictor(
-        models, int(meta["window"]), int(meta["horizon"]), int(meta["season"]),
-        tuple(float(q) for q in meta["quantiles"]),
-        {int(L): np.asarray(c, dtype=np.float64) for L, c in meta["corrections"].items()},
-        [int(e) for e in meta["epochs"]], meta["transform"], float(meta["weight"]),
-        meta["partner"])
+    members = []
+    for k, m in enumerate(meta["members"]):
+        models = []
+        for j in range(int(m["models"])):
+            prefix = f"{k}.{j}."
+            net = GlobalForecaster(config).to(device)
+            net.load_state_dict({n[len(prefix):]: t for n, t in weights.items()
+                                 if n.startswith(prefix)})
+            models.append(net.eval())
+        members.append(GlobalPredictor(
+            models, int(m["window"]), int(m["horizon"]), int(m["season"]),
+            tuple(float(q) for q in m["quantiles"]),
+            {int(L): np.asarray(c, dtype=np.float64) for L, c in m["corrections"].items()},
+            [int(e) for e in m["epochs"]], m["transform"], float(m["weight"]),
+            m["partner"]))
+    return PredictorEnsemble(members)
 
 
 # --------------------------------------------------------------------------- scoring
 
 
-def evaluate_global(predictor: GlobalPredictor, panel: Panel, covariates: Covariates | None,
+def evaluate_global(predictor: PredictorEnsemble, panel: Panel, covariates: Covariates | None,
                     cuts: list[int]) -> tuple[dict, BacktestResult]:
     """Score each series' test origin beside the baselines (a one-origin backtest).
 
@@ -289,7 +296,7 @@ def summary(scores: Mapping[str, Any]) -> dict:
     return {k: v for k, v in scores.items() if k != "forecasts"}
 
 
-def future(predictor: GlobalPredictor, panel: Panel, covariates: Covariates | None,
+def future(predictor: PredictorEnsemble, panel: Panel, covariates: Covariates | None,
            steps: int | None = None) -> list[dict]:
     """The H values after each series' end, from its whole history.
 
