@@ -83,7 +83,7 @@ class GlobalOptions:
 
     quantiles: tuple = option((0.1, 0.5, 0.9), metavar="Q,Q,...",
                               help="quantile levels; each pair (q, 1 - q) gives an interval")
-    ensemble: int = option(1, help="global models trained with seeds seed..seed+N-1, "
+    ensemble: int = option(3, help="global models trained with seeds seed..seed+N-1, "
                                    "each validated and calibrated on its own, averaged")
     val_windows: int | None = option(None, auto=f"about {CALIBRATION_TARGET} over the "
                                      "panel, at most a quarter of each series",
