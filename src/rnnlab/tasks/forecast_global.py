@@ -12,16 +12,20 @@ GlobalForecaster` on every series' training part at once and returns a
 
 * **Every history counts**: a window ends at every position of the training part; one
   shorter than ``window`` is a shorter sequence; targets past the end are masked.
-* **Validation and calibration**: each series' last ``val_windows`` origins (its last
-  H + V - 1 values) are held out; the model trains on what comes before, stops on their
-  pinball loss, and their errors calibrate the intervals by split-conformal quantile
-  regression (Romano et al. 2019): per step ahead h and level L, the interval of the
-  quantile pair is widened (or narrowed) by the ``ceil((n + 1) L) / n`` empirical
-  quantile of ``max(lo - y, y - hi)`` over the n held-out windows. When every series
-  is too short to hold out H values, each holds out what follows its first
-  ``MIN_TRAIN_END`` values, and a step no window reaches takes the last reached one's.
+* **Validation and calibration**: each series' last ``val_windows`` whole-horizon
+  origins and the H - 1 partial ones after them (its last H + V - 1 values) are held
+  out; the model trains on what comes before, stops on their pinball loss, and their
+  errors calibrate the intervals by split-conformal quantile regression (Romano et al.
+  2019): per level L, the scores ``max(lo - y, y - hi)`` of every step ahead, each
+  divided by its step's mean interval width, are pooled, and each step's interval is
+  widened (or narrowed) by its width times their ``ceil((n + 1) L) / n`` empirical
+  quantile. When every series is too short to hold out H values, each holds out what
+  follows its first ``MIN_TRAIN_END`` values, and a step no window reaches takes the
+  last reached one's.
 * **Refit**: then, by default, the model is trained again on all of the training part for
-  the number of epochs validation chose, and keeps the calibration.
+  the number of epochs validation chose, keeping copies at 80%, 90% and 100% of them,
+  averaged (Smyl 2020); the widening grows by what the refit narrowed the interval on
+  the held-out windows, so the refit keeps the calibrated width.
 * An **ensemble** of a few seeds averages the quantiles (Smyl 2020).
 * **Combined with exponential smoothing**: the median is moved towards a damped-trend
   forecast (``tasks/forecast_smoothing.py``) by the weight in ``COMBINE_WEIGHTS`` that the
@@ -36,6 +40,7 @@ GlobalForecaster` on every series' training part at once and returns a
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import math
@@ -56,6 +61,7 @@ from rnnlab.models.global_forecaster import (
 from rnnlab.tasks.forecast_covariates import Covariates
 from rnnlab.tasks.forecast_smoothing import PARTNERS
 from rnnlab.training import FitConfig, fit
+from rnnlab.training.callbacks import Callback
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,8 @@ MIN_TRAIN_END = 3
 CALIBRATION_TARGET = 200
 #: The RNN's share of the combined median that validation chooses from (1: the RNN alone).
 COMBINE_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
+#: The refit keeps each member at these fractions of its epochs and averages them.
+SNAPSHOTS = (0.8, 0.9, 1.0)
 
 
 def _floats(values) -> tuple[float, ...]:
@@ -89,7 +97,8 @@ class GlobalModelConfig:
     ensemble: int = option(1, help="models trained with seeds seed..seed+N-1, averaged")
     val_windows: int | None = option(None, auto=f"about {CALIBRATION_TARGET} over the "
                                      "panel, at most a quarter of each series",
-                                     help="held-out origins per series (stopping, calibration)")
+                                     help="held-out whole-horizon origins per series "
+                                          "(stopping, calibration)")
     refit: bool = option(True, help="train again on all the data for the epochs validation "
                                     "chose (--no-refit: keep the validated model)")
     linear_skip: bool = option(True, help="a linear map of the lags beside the RNN "
@@ -421,6 +430,8 @@ def _choose_weight(p: GlobalPredictor, val: Examples, partner: np.ndarray) -> fl
 
 
 def _val_windows(lengths: Sequence[int], horizon: int, asked: int | None) -> int:
+    """Whole-horizon held-out origins per series: about ``CALIBRATION_TARGET`` over the
+    panel, at most a quarter of the median series (0: every series is too short)."""
     eligible = [n for n in lengths if n - horizon >= MIN_TRAIN_END]
     if asked is not None:
         return asked
@@ -428,6 +439,28 @@ def _val_windows(lengths: Sequence[int], horizon: int, asked: int | None) -> int
         return 0
     v = math.ceil(CALIBRATION_TARGET / len(eligible))
     return max(1, min(v, max(1, int(np.median(eligible)) // 4)))
+
+
+def _held_out_ends(lengths: Sequence[int], horizon: int, asked: int | None
+                   ) -> tuple[list[list[int]], bool]:
+    """Per series, the held-out origins, and whether they include whole horizons.
+
+    Every origin after a series' cut is held out: its V whole-horizon origins and the
+    H - 1 after them, which see fewer than H values (masked)::
+
+        y:  t t t t t t t | v v v v v v     cut = n - H - V + 1; origins cut .. n - 1
+                          ^ first held-out origin (V = 2, H = 4: origins 0 .. 4 of v)
+
+    The partial origins cost no training data and are the most recent (validation
+    chose them: they lowered MASE on 6 of 7 panels). When every series is too short for
+    a whole horizon, each holds out what follows its first ``MIN_TRAIN_END`` values.
+    """
+    V = _val_windows(lengths, horizon, asked)
+    if V == 0:
+        return [list(range(MIN_TRAIN_END, n)) for n in lengths], False
+    firsts = [n - horizon - min(V - 1, n - horizon - MIN_TRAIN_END) for n in lengths]
+    return [list(range(f, n)) if n - horizon >= MIN_TRAIN_END else []
+            for f, n in zip(firsts, lengths, strict=True)], True
 
 
 def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
@@ -469,14 +502,7 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
     W = model.window_for(horizon, season)
     Q = model.quantile_levels()
     scales = [series_scale(y, season) for y in histories]
-    V = _val_windows(lengths, horizon, model.val_windows)
-    # Held out: origins t = n - H - j (j < V) whose H values all lie in the series.
-    # A held-out origin leaves at least MIN_TRAIN_END values before it to train on.
-    val_ends = [[n - horizon - j for j in range(V) if n - horizon - j >= MIN_TRAIN_END]
-                for n in lengths]
-    if V == 0:  # every series is short: hold out what follows MIN_TRAIN_END values, with
-        # fewer than H values after it; the steps it lacks take the last step's widening
-        val_ends = [[MIN_TRAIN_END] if n > MIN_TRAIN_END else [] for n in lengths]
+    val_ends, whole = _held_out_ends(lengths, horizon, model.val_windows)
     cuts = [min(v) if v else n for v, n in zip(val_ends, lengths, strict=True)]
     train = examples(histories, scales, [range(1, c) for c in cuts], W, horizon,
                      limits=cuts, covariates=covariates)
@@ -501,7 +527,7 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
     partner = None
     # The fallback windows (after MIN_TRAIN_END values) say little of a forecast from a
     # whole history: on a panel of short series they chose a worse weight (fertility20).
-    if model.combine and V > 0 and len(val):
+    if model.combine and whole and len(val):
         partner = partner_forecasts(histories, scales, val_ends, horizon, season,
                                     model.partner)
         predictor.weight = _choose_weight(predictor, val, partner)
@@ -510,18 +536,52 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
     if model.refit and len(val):
         full = examples(histories, scales, [range(1, n) for n in lengths], W, horizon,
                         covariates=covariates)
-        refit_config = dataclasses.replace(fit_config, patience=None)
-        predictor.models = [_train(arch, full, None, dataclasses.replace(
-            refit_config, seed=fit_config.seed + k, epochs=max(1, e)), 1, callbacks)[0][0]
-            for k, e in enumerate(epochs)]
+        _refit(predictor, arch, full, val, fit_config, callbacks)
     predictor.transform = model.transform
     return predictor
 
 
+def _refit(p: GlobalPredictor, arch: GlobalForecasterConfig, full: Examples,
+           val: Examples, fit_config: FitConfig, callbacks: Iterable) -> None:
+    """Train each member again on every window for the epochs validation chose.
+
+    Each member keeps its copies at ``SNAPSHOTS`` of those epochs, averaged (Smyl 2020
+    averaged the forecasts of the last epochs); the widening is then moved by how much
+    the refit narrowed the interval (``_keep_width``).
+    """
+    refit_config = dataclasses.replace(fit_config, patience=None)
+    models = []
+    for k, e in enumerate(p.epochs):
+        e = max(1, e)
+        snap = _Snapshots({max(1, round(f * e)) for f in SNAPSHOTS})
+        net = _train(arch, full, None, dataclasses.replace(
+            refit_config, seed=fit_config.seed + k, epochs=e), 1, [*callbacks, snap],
+            on_net=snap.watch)[0][0]
+        models.extend(snap.models or [net])
+    if p.corrections:
+        p.corrections = _keep_width(p, models, val)
+    p.models = models
+
+
+class _Snapshots(Callback):
+    """Deep copies of the model being trained at the end of the given (1-based) epochs."""
+
+    def __init__(self, keep: set[int]):
+        self.keep, self.models, self.net = keep, [], None
+
+    def watch(self, net: GlobalForecaster) -> None:
+        self.net = net
+
+    def on_epoch_end(self, epoch: int, logs) -> None:
+        if epoch + 1 in self.keep:
+            self.models.append(copy.deepcopy(self.net))
+
+
 def _train(arch: GlobalForecasterConfig, train: Examples, val: Examples | None,
-           fit_config: FitConfig, members: int, callbacks: Iterable
+           fit_config: FitConfig, members: int, callbacks: Iterable, on_net=None
            ) -> tuple[list[GlobalForecaster], list[int]]:
-    """``members`` models (seeds seed, seed+1, ...), each with its best epoch."""
+    """``members`` models (seeds seed, seed+1, ...), each with its best epoch; ``on_net``
+    is called with each new model before it trains."""
     loss = QuantileLoss(arch.quantiles)
     has_val = val is not None and len(val) > 0
     nets, epochs = [], []
@@ -530,6 +590,8 @@ def _train(arch: GlobalForecasterConfig, train: Examples, val: Examples | None,
                                   restore_best=has_val)
         torch.manual_seed(cfg.seed)
         net = GlobalForecaster(arch)
+        if on_net is not None:
+            on_net(net)
         hist = fit(net, train.data(), loss_fn=loss, config=cfg,
                    val_data=val.data() if has_val else None, callbacks=callbacks)
         nets.append(net)
@@ -541,24 +603,58 @@ def _calibrate(p: GlobalPredictor, val: Examples, partner: np.ndarray | None = N
                ) -> dict[int, np.ndarray]:
     """Split-conformal widening per level and step ahead, from the held-out windows.
 
-    A step that no held-out window reaches (short series) takes the widening of the last
-    step that one does.
+    The scores ``max(lo - y, y - hi)`` of every step are pooled, each divided by its
+    step's spread (the interval's mean width there over the windows), so that one
+    ``ceil((n + 1) L) / n`` quantile c of all n scores sets each step's widening
+    ``c * spread_h``: less noisy than a quantile of each step's few, correlated windows.
+    A step that no held-out window reaches (short series) takes the widening of the
+    last step that one does.
     """
-    targets = val.targets
     q = p.combined(val, partner)  # (N, H, Q)
-    y = targets[..., 0].astype(np.float64)  # (N, H)
-    seen = targets[..., 1] > 0  # (N, H): which steps each window observes
+    y = val.targets[..., 0].astype(np.float64)  # (N, H)
+    seen = val.targets[..., 1] > 0  # (N, H): which steps each window observes
+    reached = seen.any(axis=0)  # (H,)
     out = {}
     for L, (lo_q, hi_q) in interval_levels(p.quantiles).items():
         lo, hi = q[..., p.quantiles.index(lo_q)], q[..., p.quantiles.index(hi_q)]
         scores = np.maximum(lo - y, y - hi)  # (N, H): > 0 outside the interval
-        widen = np.zeros(p.horizon)
-        for h in range(p.horizon):
-            s = scores[seen[:, h], h]
-            if s.size == 0:
-                widen[h] = widen[h - 1] if h else 0.0
-                continue
-            level = min(1.0, math.ceil((s.size + 1) * L / 100) / s.size)
-            widen[h] = np.quantile(s, level, method="higher")
-        out[L] = widen
+        spread = np.array([(hi - lo)[seen[:, h], h].mean() if reached[h] else 1.0
+                           for h in range(p.horizon)])
+        spread = np.maximum(spread, 1e-9)  # a zero-width interval: plain scores
+        r = (scores / spread)[seen]
+        level = min(1.0, math.ceil((r.size + 1) * L / 100) / r.size)
+        c = float(np.quantile(r, level, method="higher"))
+        out[L] = _carry_forward(c * spread, reached)
+    return out
+
+
+def _carry_forward(widen: np.ndarray, reached: np.ndarray) -> np.ndarray:
+    """(H,) widening with each step no window reached given the previous step's."""
+    widen = np.array(widen, dtype=np.float64)
+    for h in range(widen.size):
+        if not reached[h]:
+            widen[h] = widen[h - 1] if h else 0.0
+    return widen
+
+
+def _keep_width(p: GlobalPredictor, refit: list[GlobalForecaster], val: Examples
+                ) -> dict[int, np.ndarray]:
+    """The widening that gives the refit models the calibrated interval's mean width.
+
+    The refit models train on the held-out windows too and forecast narrower intervals
+    than the models the windows calibrated (without a refit the validation backtests'
+    coverage was 0.86 on macro against 0.75 with it); per level and step, the widening
+    grows by half the mean width lost on the held-out windows' inputs.
+    """
+    before = p.raw_quantiles(val)  # (N, H, Q)
+    after = dataclasses.replace(p, models=refit).raw_quantiles(val)
+    seen = val.targets[..., 1] > 0  # (N, H)
+    reached = seen.any(axis=0)
+    out = {}
+    for L, (lo_q, hi_q) in interval_levels(p.quantiles).items():
+        i, j = p.quantiles.index(lo_q), p.quantiles.index(hi_q)
+        lost = ((before[..., j] - before[..., i]) - (after[..., j] - after[..., i])) / 2
+        shift = np.array([lost[seen[:, h], h].mean() if reached[h] else 0.0
+                          for h in range(p.horizon)])
+        out[L] = _carry_forward(p.corrections[L] + shift, reached)
     return out
