@@ -448,12 +448,12 @@ def _held_out_ends(lengths: Sequence[int], horizon: int, asked: int | None
     Every origin after a series' cut is held out: its V whole-horizon origins and the
     H - 1 after them, which see fewer than H values (masked)::
 
-        y:  t t t t t t t | v v v v v v     cut = n - H - V + 1; origins cut .. n - 1
-                          ^ first held-out origin (V = 2, H = 4: origins 0 .. 4 of v)
+        y:  t t t t t t t | v v v v v      cut = n - H - V + 1; origins cut .. n - 1
+                          ^ the first of the H + V - 1 held-out origins (V = 2, H = 4)
 
-    The partial origins cost no training data and are the most recent (validation
-    chose them: they lowered MASE on 6 of 7 panels). When every series is too short for
-    a whole horizon, each holds out what follows its first ``MIN_TRAIN_END`` values.
+    The partial origins cost no training data and are the most recent (validation chose
+    them: MASE lower on 5 of 7 panels, none higher). When every series is too short for a
+    whole horizon, each holds out what follows its first ``MIN_TRAIN_END`` values.
     """
     V = _val_windows(lengths, horizon, asked)
     if V == 0:
