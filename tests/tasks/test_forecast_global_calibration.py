@@ -1,4 +1,5 @@
-"""The global forecaster's held-out origins, pooled conformal widening and refit."""
+"""The global forecaster's held-out origins, pooled conformal widening and the refit's
+kept width."""
 
 from __future__ import annotations
 
@@ -102,24 +103,21 @@ def test_the_refit_keeps_the_calibrated_mean_width():
     assert widen[2] == widen[1]
 
 
-def test_the_refit_averages_copies_at_80_90_and_100_percent_of_its_epochs(monkeypatch):
+def test_fit_global_widens_the_refit_by_the_width_it_lost(monkeypatch):
     rng = np.random.default_rng(2)
     ys = [5 + np.cumsum(rng.normal(0, 1, 40)) for _ in range(8)]
-    seen_epochs = []
-    real = fg._Snapshots.on_epoch_end
+    seen = {}
+    real = fg._keep_width
 
-    def spy(self, epoch, logs):
-        seen_epochs.append(epoch + 1)
-        return real(self, epoch, logs)
+    def spy(p, refit, val):
+        seen["calibrated"] = p.corrections[80].copy()
+        out = real(p, refit, val)
+        seen["kept"] = out[80]
+        return out
 
-    monkeypatch.setattr(fg._Snapshots, "on_epoch_end", spy)
+    monkeypatch.setattr(fg, "_keep_width", spy)
     p = fit_global(ys, horizon=3, season=1, model=GlobalModelConfig(num_units=4),
-                   fit_config=GlobalFitConfig(epochs=10, patience=None, min_steps=0))
-    assert p.epochs == [10] and len(p.models) == 3  # epochs 8, 9 and 10
-    weights = [m.head.weight.detach().clone() for m in p.models]
-    assert not torch.equal(weights[0], weights[2])
-    ex = fg.examples(ys, [fg.series_scale(y, 1) for y in ys], [[len(y)] for y in ys],
-                     p.window, 3)
-    with torch.no_grad():
-        each = [m(*ex.inputs()).double().numpy() for m in p.models]
-    np.testing.assert_allclose(p.raw_quantiles(ex), np.sort(np.mean(each, 0), -1))
+                   fit_config=GlobalFitConfig(epochs=6, patience=None, min_steps=0))
+    assert len(p.models) == 1 and p.epochs == [6]
+    np.testing.assert_array_equal(p.corrections[80], seen["kept"])
+    assert not np.allclose(seen["kept"], seen["calibrated"])

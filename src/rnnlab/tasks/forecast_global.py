@@ -23,9 +23,8 @@ GlobalForecaster` on every series' training part at once and returns a
   follows its first ``MIN_TRAIN_END`` values, and a step no window reaches takes the
   last reached one's.
 * **Refit**: then, by default, the model is trained again on all of the training part for
-  the number of epochs validation chose, keeping copies at 80%, 90% and 100% of them,
-  averaged (Smyl 2020); the widening grows by what the refit narrowed the interval on
-  the held-out windows, so the refit keeps the calibrated width.
+  the number of epochs validation chose; the widening grows by what the refit narrowed
+  the interval on the held-out windows, so the refit keeps the calibrated width.
 * An **ensemble** of a few seeds averages the quantiles (Smyl 2020).
 * **Combined with exponential smoothing**: the median is moved towards a damped-trend
   forecast (``tasks/forecast_smoothing.py``) by the weight in ``COMBINE_WEIGHTS`` that the
@@ -40,7 +39,6 @@ GlobalForecaster` on every series' training part at once and returns a
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import math
@@ -61,7 +59,6 @@ from rnnlab.models.global_forecaster import (
 from rnnlab.tasks.forecast_covariates import Covariates
 from rnnlab.tasks.forecast_smoothing import PARTNERS
 from rnnlab.training import FitConfig, fit
-from rnnlab.training.callbacks import Callback
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +69,6 @@ MIN_TRAIN_END = 3
 CALIBRATION_TARGET = 200
 #: The RNN's share of the combined median that validation chooses from (1: the RNN alone).
 COMBINE_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
-#: The refit keeps each member at these fractions of its epochs and averages them.
-SNAPSHOTS = (0.8, 0.9, 1.0)
 
 
 def _floats(values) -> tuple[float, ...]:
@@ -543,45 +538,21 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
 
 def _refit(p: GlobalPredictor, arch: GlobalForecasterConfig, full: Examples,
            val: Examples, fit_config: FitConfig, callbacks: Iterable) -> None:
-    """Train each member again on every window for the epochs validation chose.
-
-    Each member keeps its copies at ``SNAPSHOTS`` of those epochs, averaged (Smyl 2020
-    averaged the forecasts of the last epochs); the widening is then moved by how much
-    the refit narrowed the interval (``_keep_width``).
-    """
+    """Train each member again on every window for the epochs validation chose; the
+    widening then grows by what the refit narrowed the interval (``_keep_width``)."""
     refit_config = dataclasses.replace(fit_config, patience=None)
-    models = []
-    for k, e in enumerate(p.epochs):
-        e = max(1, e)
-        snap = _Snapshots({max(1, round(f * e)) for f in SNAPSHOTS})
-        net = _train(arch, full, None, dataclasses.replace(
-            refit_config, seed=fit_config.seed + k, epochs=e), 1, [*callbacks, snap],
-            on_net=snap.watch)[0][0]
-        models.extend(snap.models or [net])
+    models = [_train(arch, full, None, dataclasses.replace(
+        refit_config, seed=fit_config.seed + k, epochs=max(1, e)), 1, callbacks)[0][0]
+        for k, e in enumerate(p.epochs)]
     if p.corrections:
         p.corrections = _keep_width(p, models, val)
     p.models = models
 
 
-class _Snapshots(Callback):
-    """Deep copies of the model being trained at the end of the given (1-based) epochs."""
-
-    def __init__(self, keep: set[int]):
-        self.keep, self.models, self.net = keep, [], None
-
-    def watch(self, net: GlobalForecaster) -> None:
-        self.net = net
-
-    def on_epoch_end(self, epoch: int, logs) -> None:
-        if epoch + 1 in self.keep:
-            self.models.append(copy.deepcopy(self.net))
-
-
 def _train(arch: GlobalForecasterConfig, train: Examples, val: Examples | None,
-           fit_config: FitConfig, members: int, callbacks: Iterable, on_net=None
+           fit_config: FitConfig, members: int, callbacks: Iterable
            ) -> tuple[list[GlobalForecaster], list[int]]:
-    """``members`` models (seeds seed, seed+1, ...), each with its best epoch; ``on_net``
-    is called with each new model before it trains."""
+    """``members`` models (seeds seed, seed+1, ...), each with its best epoch."""
     loss = QuantileLoss(arch.quantiles)
     has_val = val is not None and len(val) > 0
     nets, epochs = [], []
@@ -590,8 +561,6 @@ def _train(arch: GlobalForecasterConfig, train: Examples, val: Examples | None,
                                   restore_best=has_val)
         torch.manual_seed(cfg.seed)
         net = GlobalForecaster(arch)
-        if on_net is not None:
-            on_net(net)
         hist = fit(net, train.data(), loss_fn=loss, config=cfg,
                    val_data=val.data() if has_val else None, callbacks=callbacks)
         nets.append(net)
