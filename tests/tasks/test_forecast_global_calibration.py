@@ -121,3 +121,15 @@ def test_fit_global_widens_the_refit_by_the_width_it_lost(monkeypatch):
     assert len(p.models) == 1 and p.epochs == [6]
     np.testing.assert_array_equal(p.corrections[80], seen["kept"])
     assert not np.allclose(seen["kept"], seen["calibrated"])
+
+
+def test_the_pooled_scale_never_divides_by_a_zero_width():
+    from rnnlab.tasks.forecast_global import _spread
+
+    # A panel of 8-value series: the later steps' heads never saw a target, so their
+    # intervals have no width; each step takes at least the previous one's scale.
+    np.testing.assert_allclose(_spread(np.array([1.2, 0.25, 0.0, 0.0, 0.0, 0.0])),
+                               [1.2] * 6)
+    np.testing.assert_allclose(_spread(np.array([0.0, 0.5, 0.3, 0.9])),
+                               [0.5, 0.5, 0.5, 0.9])
+    np.testing.assert_allclose(_spread(np.zeros(3)), [1.0, 1.0, 1.0])

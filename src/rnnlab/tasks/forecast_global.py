@@ -387,8 +387,10 @@ class GlobalPredictor:
             out = plain.forecast([np.log(y) if g else y for y, g in zip(histories, logs,
                                                                           strict=True)],
                                  None, covariates)
-            return {k: np.where(np.reshape(logs, (-1,) + (1,) * (v.ndim - 1)), np.exp(v), v)
-                    for k, v in out.items()}
+            logged = np.asarray(logs)
+            for v in out.values():  # only the logged rows: exp of raw values may overflow
+                v[logged] = np.exp(v[logged])
+            return out
         if scales is None:
             scales = [series_scale(y, self.season) for y in histories]
         ends = [[len(y)] for y in histories]
@@ -616,14 +618,28 @@ def _calibrate(p: GlobalPredictor, val: Examples, partner: np.ndarray | None = N
     for L, (lo_q, hi_q) in interval_levels(p.quantiles).items():
         lo, hi = q[..., p.quantiles.index(lo_q)], q[..., p.quantiles.index(hi_q)]
         scores = np.maximum(lo - y, y - hi)  # (N, H): > 0 outside the interval
-        spread = np.array([(hi - lo)[seen[:, h], h].mean() if reached[h] else 1.0
-                           for h in range(p.horizon)])
-        spread = np.maximum(spread, 1e-9)  # a zero-width interval: plain scores
+        spread = _spread(np.array([(hi - lo)[seen[:, h], h].mean() if reached[h] else 0.0
+                                   for h in range(p.horizon)]))
         r = (scores / spread)[seen]
         level = min(1.0, math.ceil((r.size + 1) * L / 100) / r.size)
         c = float(np.quantile(r, level, method="higher"))
         out[L] = _carry_forward(c * spread, reached)
     return out
+
+
+def _spread(width: np.ndarray) -> np.ndarray:
+    """(H,) mean interval widths -> the per-step scale of the pooled scores, > 0.
+
+    Uncertainty does not shrink with the step ahead, so each step's scale is at least the
+    previous one's: a step whose interval has no width (its head never saw a target, on a
+    panel of very short series) would otherwise divide its scores by zero and blow every
+    step's widening up. Steps before the first width take it; no width at all: 1.
+    """
+    width = np.maximum.accumulate(np.maximum(np.asarray(width, dtype=np.float64), 0.0))
+    positive = width > 0
+    if not positive.any():
+        return np.ones_like(width)
+    return np.where(positive, width, width[np.argmax(positive)])
 
 
 def _carry_forward(widen: np.ndarray, reached: np.ndarray) -> np.ndarray:
