@@ -123,13 +123,20 @@ def test_fit_global_widens_the_refit_by_the_width_it_lost(monkeypatch):
     assert not np.allclose(seen["kept"], seen["calibrated"])
 
 
-def test_the_pooled_scale_never_divides_by_a_zero_width():
-    from rnnlab.tasks.forecast_global import _spread
+def test_a_step_without_width_is_calibrated_on_its_own_scores():
+    from rnnlab.tasks.forecast_global import _conformal
 
     # A panel of 8-value series: the later steps' heads never saw a target, so their
-    # intervals have no width; each step takes at least the previous one's scale.
-    np.testing.assert_allclose(_spread(np.array([1.2, 0.25, 0.0, 0.0, 0.0, 0.0])),
-                               [1.2] * 6)
-    np.testing.assert_allclose(_spread(np.array([0.0, 0.5, 0.3, 0.9])),
-                               [0.5, 0.5, 0.5, 0.9])
-    np.testing.assert_allclose(_spread(np.zeros(3)), [1.0, 1.0, 1.0])
+    # intervals have no width; they take their own scores' quantile, the rest the pool.
+    rng = np.random.default_rng(0)
+    n, H = 40, 4
+    lo = np.zeros((n, H))
+    hi = np.concatenate([np.ones((n, 2)), np.zeros((n, 2))], axis=1)
+    y = rng.normal(0.5, 1.0, (n, H))
+    scores = np.maximum(lo - y, y - hi)
+    ratios = scores[:, :2].ravel()  # width 1: the pooled ratios are the scores
+    want = [_conformal(ratios, 80)] * 2 + [_conformal(scores[:, h], 80) for h in (2, 3)]
+    q = np.stack([lo, (lo + hi) / 2, hi], axis=-1)
+    got = fg._calibrate(_predictor(q), _examples(y, np.ones((n, H), bool)))[80]
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert np.all(np.isfinite(got)) and got.max() < 10

@@ -68,6 +68,9 @@ TRANSFORMS = ("auto", "none", "log")
 MIN_TRAIN_END = 3
 #: Aim for about this many held-out windows over the panel (split-conformal needs some).
 CALIBRATION_TARGET = 200
+#: A step's interval narrower than this share of the widest step's has no width to
+#: scale the pooled conformal scores by (it is calibrated on its own scores).
+WIDTH_FLOOR = 0.01
 #: The RNN's share of the combined median that validation chooses from (1: the RNN alone).
 COMBINE_WEIGHTS = (0.25, 0.5, 0.75, 1.0)
 
@@ -607,8 +610,11 @@ def _calibrate(p: GlobalPredictor, val: Examples, partner: np.ndarray | None = N
     step's spread (the interval's mean width there over the windows), so that one
     ``ceil((n + 1) L) / n`` quantile c of all n scores sets each step's widening
     ``c * spread_h``: less noisy than a quantile of each step's few, correlated windows.
-    A step that no held-out window reaches (short series) takes the widening of the
-    last step that one does.
+    A step whose interval has (almost) no width, under ``WIDTH_FLOOR`` of the widest
+    step's (its head never saw a target, on a panel of very short series), says
+    nothing of the scale: it takes the quantile of its own scores,
+    and is left out of the pool (dividing by its zero width once widened every step by
+    1e9). A step that no held-out window reaches takes the last reached step's widening.
     """
     q = p.combined(val, partner)  # (N, H, Q)
     y = val.targets[..., 0].astype(np.float64)  # (N, H)
@@ -618,28 +624,22 @@ def _calibrate(p: GlobalPredictor, val: Examples, partner: np.ndarray | None = N
     for L, (lo_q, hi_q) in interval_levels(p.quantiles).items():
         lo, hi = q[..., p.quantiles.index(lo_q)], q[..., p.quantiles.index(hi_q)]
         scores = np.maximum(lo - y, y - hi)  # (N, H): > 0 outside the interval
-        spread = _spread(np.array([(hi - lo)[seen[:, h], h].mean() if reached[h] else 0.0
-                                   for h in range(p.horizon)]))
-        r = (scores / spread)[seen]
-        level = min(1.0, math.ceil((r.size + 1) * L / 100) / r.size)
-        c = float(np.quantile(r, level, method="higher"))
-        out[L] = _carry_forward(c * spread, reached)
+        spread = np.array([(hi - lo)[seen[:, h], h].mean() if reached[h] else 0.0
+                           for h in range(p.horizon)])
+        wide = reached & (spread > WIDTH_FLOOR * spread.max())
+        widen = np.array([_conformal(scores[seen[:, h], h], L) if reached[h] else 0.0
+                          for h in range(p.horizon)])
+        if wide.any():
+            ratios = (scores[:, wide] / spread[wide])[seen[:, wide]]
+            widen[wide] = _conformal(ratios, L) * spread[wide]
+        out[L] = _carry_forward(widen, reached)
     return out
 
 
-def _spread(width: np.ndarray) -> np.ndarray:
-    """(H,) mean interval widths -> the per-step scale of the pooled scores, > 0.
-
-    Uncertainty does not shrink with the step ahead, so each step's scale is at least the
-    previous one's: a step whose interval has no width (its head never saw a target, on a
-    panel of very short series) would otherwise divide its scores by zero and blow every
-    step's widening up. Steps before the first width take it; no width at all: 1.
-    """
-    width = np.maximum.accumulate(np.maximum(np.asarray(width, dtype=np.float64), 0.0))
-    positive = width > 0
-    if not positive.any():
-        return np.ones_like(width)
-    return np.where(positive, width, width[np.argmax(positive)])
+def _conformal(scores: np.ndarray, level: int) -> float:
+    """The ``ceil((n + 1) L) / n`` empirical quantile of n scores (L in percent)."""
+    q = min(1.0, math.ceil((scores.size + 1) * level / 100) / scores.size)
+    return float(np.quantile(scores, q, method="higher"))
 
 
 def _carry_forward(widen: np.ndarray, reached: np.ndarray) -> np.ndarray:
