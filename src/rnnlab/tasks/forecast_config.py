@@ -325,9 +325,10 @@ _WINDOWED_ONLY = ("activation", "dropout", "projection", "init", "direct_head")
 def global_defaults(horizon: int = 1, season: int = 1, **data: Any) -> ForecastTaskConfig:
     """The forecast task's config for one global model over a panel, with its defaults.
 
-    The global model's measured defaults (docs/forecasting.md): a GRU of 32 units reading
-    ``max(12, 3 H, 2 season + H)`` values, Adam at 3e-3 in batches of 128, at most 40
-    epochs (at least ``min_steps`` steps) with patience 6, gradients clipped at 1.
+    The global model's measured defaults (docs/forecasting.md): an ensemble of 3 GRUs
+    of 32 units reading ``max(12, 3 H, 2 season + H)`` values, Adam at 3e-3 in batches
+    of 128, at most 40 epochs (at least ``min_steps`` steps) with patience 6, gradients
+    clipped at 1.
 
     Args:
         horizon: H. season: the panel's season length (for the window).
