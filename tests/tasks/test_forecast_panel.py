@@ -294,3 +294,13 @@ def test_auto_decides_by_the_number_of_series_in_python_too(tmp_path):
     assert isinstance(result.extras["predictor"], PredictorEnsemble)
     one = ForecastTaskConfig(data=ForecastDataConfig(series=str(path), column="sales"))
     assert ForecastTask()._is_global(one.resolved(), resume=False) is False
+
+
+def test_the_report_of_a_run_whose_file_is_gone(tmp_path):
+    from rnnlab.report import read_run, reproduce_command
+
+    path = _panel(tmp_path / "p.csv", lengths=(30, 26))
+    assert _train(path, tmp_path / "run", "--ensemble", "1") == 0
+    path.unlink()
+    assert reproduce_command(read_run(tmp_path / "run")) is None  # no command, no crash
+    assert cli.main(["report", str(tmp_path / "run"), "--quiet"]) == 0

@@ -90,10 +90,11 @@ def reproduce_command(info: RunInfo) -> str | None:
     try:
         task = get_task(info.kind)
         config = task.config_from_saved(info.config, where=str(info.file("config.json")))
-    except Exception:  # an unknown or damaged config: no command rather than a wrong one
-        return None
-    typed = {"data": dataclasses.asdict(config.data)} if hasattr(config, "data") else {}
-    defaults = task.default_config(typed)
+        typed = {"data": dataclasses.asdict(config.data)} if hasattr(config, "data") else {}
+        # The defaults may depend on the data (a forecast panel's file is read for it).
+        defaults = task.default_config(typed)
+    except Exception:  # an unknown or damaged config, a data file gone: no command
+        return None  # rather than a wrong one
     plain = task.config_type()
     words = ["rnnlab", "train", task.name]
     for name, cls in parts(type(config)):

@@ -198,8 +198,9 @@ class ForecastTask(Task):
         scores another file with the run's scaler).
         """
         run = RunDir(getattr(run, "path", run))
-        if self._saved_global(run.load_config(), run):
-            config = self.config_from_saved(run.load_config(), where=str(run.config))
+        saved = run.load_config()
+        if self._saved_global(saved, run):
+            config = self.config_from_saved(saved, where=str(run.config))
             if data:
                 config = dataclasses.replace(config, data=dataclasses.replace(config.data,
                                                                               **data))

@@ -550,8 +550,8 @@ def fit_global(histories: Sequence[np.ndarray], *, horizon: int, season: int,
         horizon=horizon, quantiles=Q, skip=W if model.linear_skip else 0,
         input_size=train.x.shape[2], future_size=train.future.shape[2],
         num_series=len(histories) if model.id_embedding else 0, id_dim=model.id_embedding)
-    members, epochs = _train(arch, train, val, fit_config, 1, callbacks)
-    predictor = GlobalPredictor(members, W, horizon, season, Q, {}, epochs,
+    net, epoch = _train(arch, train, val, fit_config, callbacks)
+    predictor = GlobalPredictor([net], W, horizon, season, Q, {}, [epoch],
                                 partner=model.partner)
     partner = None
     # The fallback windows (after MIN_TRAIN_END values) say little of a forecast from a
@@ -576,7 +576,7 @@ def _refit(p: GlobalPredictor, arch: GlobalForecasterConfig, full: Examples,
     widening then grows by what the refit narrowed the interval (``_keep_width``)."""
     refit_config = dataclasses.replace(fit_config, patience=None)
     models = [_train(arch, full, None, dataclasses.replace(
-        refit_config, seed=fit_config.seed + k, epochs=max(1, e)), 1, callbacks)[0][0]
+        refit_config, seed=fit_config.seed + k, epochs=max(1, e)), callbacks)[0]
         for k, e in enumerate(p.epochs)]
     if p.corrections:
         p.corrections = _keep_width(p, models, val)
@@ -584,22 +584,16 @@ def _refit(p: GlobalPredictor, arch: GlobalForecasterConfig, full: Examples,
 
 
 def _train(arch: GlobalForecasterConfig, train: Examples, val: Examples | None,
-           fit_config: FitConfig, members: int, callbacks: Iterable
-           ) -> tuple[list[GlobalForecaster], list[int]]:
-    """``members`` models (seeds seed, seed+1, ...), each with its best epoch."""
-    loss = QuantileLoss(arch.quantiles)
+           fit_config: FitConfig, callbacks: Iterable) -> tuple[GlobalForecaster, int]:
+    """One network (seeded by ``fit_config.seed``) and its best epoch (the last one
+    without held-out windows)."""
     has_val = val is not None and len(val) > 0
-    nets, epochs = [], []
-    for k in range(members):
-        cfg = dataclasses.replace(fit_config, seed=fit_config.seed + k,
-                                  restore_best=has_val)
-        torch.manual_seed(cfg.seed)
-        net = GlobalForecaster(arch)
-        hist = fit(net, train.data(), loss_fn=loss, config=cfg,
-                   val_data=val.data() if has_val else None, callbacks=callbacks)
-        nets.append(net)
-        epochs.append(int(hist.best_epoch if has_val and hist.best_epoch else len(hist.rows)))
-    return nets, epochs
+    torch.manual_seed(fit_config.seed)
+    net = GlobalForecaster(arch)
+    hist = fit(net, train.data(), loss_fn=QuantileLoss(arch.quantiles),
+               config=dataclasses.replace(fit_config, restore_best=has_val),
+               val_data=val.data() if has_val else None, callbacks=callbacks)
+    return net, int(hist.best_epoch if has_val and hist.best_epoch else len(hist.rows))
 
 
 def _calibrate(p: GlobalPredictor, val: Examples, partner: np.ndarray | None = None

@@ -49,7 +49,7 @@ from rnnlab.tasks.forecast_backtest import (
 )
 from rnnlab.tasks.forecast_baselines import GlobalLinearAR
 from rnnlab.tasks.forecast_config import SYNTHETIC, ForecastTaskConfig, global_defaults
-from rnnlab.tasks.forecast_covariates import Covariates, covariate_columns, season_phase
+from rnnlab.tasks.forecast_covariates import Covariates, season_phase
 from rnnlab.tasks.forecast_ensemble import PredictorEnsemble, fit_ensemble
 from rnnlab.tasks.forecast_global import GlobalPredictor, interval_levels
 from rnnlab.training import Callback
@@ -100,16 +100,14 @@ def default_config(overrides: Mapping[str, Mapping[str, Any]]) -> ForecastTaskCo
     return global_defaults(season=read.season, **data)
 
 
-def backtest_data(config: ForecastTaskConfig, **changes) -> BacktestDataConfig:
-    """The data and panel parts as the backtest's data part (how the panel is read)."""
+def backtest_data(config: ForecastTaskConfig) -> BacktestDataConfig:
+    """The data and panel parts as the backtest's data part (how the panel is read; it
+    checks the covariate columns against the value, time and id columns)."""
     d, p = config.data, config.panel
-    covariate_columns(p.past_covariates, p.future_covariates,
-                      (d.column, d.time_column, d.id_column))
-    fields = dict(series=d.series, column=d.column, time_column=d.time_column,
-                  id_column=d.id_column, missing=d.missing, freq=p.freq, period=d.period,
-                  past_covariates=p.past_covariates, future_covariates=p.future_covariates,
-                  calendar=p.calendar)
-    return BacktestDataConfig(**{**fields, **changes})
+    return BacktestDataConfig(
+        series=d.series, column=d.column, time_column=d.time_column, id_column=d.id_column,
+        missing=d.missing, freq=p.freq, period=d.period, past_covariates=p.past_covariates,
+        future_covariates=p.future_covariates, calendar=p.calendar)
 
 
 def read(config: ForecastTaskConfig) -> tuple[Panel, Covariates | None]:
